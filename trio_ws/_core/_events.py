@@ -1,0 +1,143 @@
+"""Events the sans-I/O core emits, as frozen attrs classes.
+
+``Protocol.events()`` yields these in wire order. Whole-message events
+(``TextMessage``, ``BinaryMessage``) are assembled from frames by the protocol;
+control frames (``Ping``, ``Pong``, ``CloseReceived``) are reported as they
+arrive, even in the middle of a fragmented message.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from .._exceptions import RemoteProtocolError
+
+__all__ = [
+    "BinaryMessage",
+    "CloseReason",
+    "CloseReceived",
+    "ConnectionLost",
+    "Event",
+    "Ping",
+    "Pong",
+    "ProtocolFailure",
+    "TextMessage",
+    "close_code_name",
+]
+
+# RFC 6455 7.4.1 and the IANA registry: names for the codes users will see.
+_CLOSE_CODE_NAMES = {
+    1000: "NORMAL_CLOSURE",
+    1001: "GOING_AWAY",
+    1002: "PROTOCOL_ERROR",
+    1003: "UNSUPPORTED_DATA",
+    1005: "NO_STATUS_RCVD",
+    1006: "ABNORMAL_CLOSURE",
+    1007: "INVALID_PAYLOAD_DATA",
+    1008: "POLICY_VIOLATION",
+    1009: "MESSAGE_TOO_BIG",
+    1010: "MANDATORY_EXTENSION",
+    1011: "INTERNAL_ERROR",
+    1012: "SERVICE_RESTART",
+    1013: "TRY_AGAIN_LATER",
+    1014: "BAD_GATEWAY",
+    1015: "TLS_HANDSHAKE",
+}
+
+
+def close_code_name(code: int) -> str:
+    """Return the registered name of a close code, or a descriptive fallback."""
+    name = _CLOSE_CODE_NAMES.get(code)
+    if name is not None:
+        return name
+    if 3000 <= code <= 3999:
+        return "REGISTERED"
+    if 4000 <= code <= 4999:
+        return "PRIVATE_USE"
+    return "UNKNOWN"
+
+
+@attrs.frozen
+class CloseReason:
+    """Why a connection closed.
+
+    Attributes:
+        code: the close code (1005 when the peer sent no code, 1006 when the
+            connection was lost without a close frame).
+        name: the code's registered name, e.g. ``"NORMAL_CLOSURE"``.
+        reason: the reason text the peer gave (may be empty).
+    """
+
+    code: int
+    reason: str = ""
+    name: str = attrs.field(init=False)
+
+    @name.default
+    def _name_default(self) -> str:
+        return close_code_name(self.code)
+
+    def __str__(self) -> str:
+        text = f"{self.code} ({self.name})"
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+class Event:
+    """Base class of every event the core emits."""
+
+    __slots__ = ()
+
+
+@attrs.frozen(slots=True)
+class TextMessage(Event):
+    """A complete text message (already UTF-8 validated and decoded)."""
+
+    data: str
+
+
+@attrs.frozen(slots=True)
+class BinaryMessage(Event):
+    """A complete binary message."""
+
+    data: bytes
+
+
+@attrs.frozen(slots=True)
+class Ping(Event):
+    """The peer sent a ping; the core has already queued the matching pong."""
+
+    payload: bytes
+
+
+@attrs.frozen(slots=True)
+class Pong(Event):
+    """The peer sent a pong (an answer to our ping, or unsolicited)."""
+
+    payload: bytes
+
+
+@attrs.frozen(slots=True)
+class CloseReceived(Event):
+    """The peer sent a close frame.
+
+    If the peer started the closing handshake, the core has already queued the
+    echo of the close frame; either way no more frames will be read.
+    ``reason`` is what the peer sent (code 1005 if the frame had no code).
+    """
+
+    reason: CloseReason
+
+
+@attrs.frozen(slots=True)
+class ProtocolFailure(Event):
+    """The peer broke the protocol and the core failed the connection.
+
+    The core has queued a close frame with ``error.close_code`` (1002, 1007,
+    1009 ...); the I/O layer should flush it and close the transport.
+    """
+
+    error: RemoteProtocolError
+
+
+@attrs.frozen(slots=True)
+class ConnectionLost(Event):
+    """The transport reached end-of-file before the closing handshake ended."""

@@ -1,0 +1,323 @@
+"""WebSocket frames: opcodes, close codes, the incremental parser, the serializer.
+
+Wire layout (RFC 6455 5.2)::
+
+    byte 0: FIN | RSV1 | RSV2 | RSV3 | opcode(4)
+    byte 1: MASK | payload length (7)     126 -> 16-bit length follows,
+                                          127 -> 64-bit length follows (MSB 0)
+    [4-byte masking key if MASK]  payload
+
+The parser is incremental: bytes may arrive split anywhere, one byte at a time
+included. It parses frame headers itself and checks every rule that can be
+checked without connection state (reserved opcodes, control frame size and
+fragmentation, the 64-bit MSB, masking direction, the payload limit the caller
+passes in). Rules that need state (RSV bits vs. negotiated extensions,
+continuation order, UTF-8) live in :mod:`._protocol`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+
+import attrs
+
+from .._exceptions import RemoteProtocolError
+from ._mask import mask
+
+__all__ = [
+    "CloseCode",
+    "Frame",
+    "FrameParser",
+    "Opcode",
+    "build_frame",
+    "is_sendable_close_code",
+    "is_valid_received_close_code",
+]
+
+# RFC 6455 5.5: control frames carry at most 125 bytes of payload.
+MAX_CONTROL_PAYLOAD = 125
+
+
+class Opcode(enum.IntEnum):
+    """Frame opcodes (RFC 6455 5.2); 3-7 and 11-15 are reserved."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+
+class CloseCode(enum.IntEnum):
+    """Close status codes (RFC 6455 7.4.1 and the IANA registry)."""
+
+    NORMAL_CLOSURE = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    NO_STATUS_RCVD = 1005  # never on the wire
+    ABNORMAL_CLOSURE = 1006  # never on the wire
+    INVALID_PAYLOAD_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXTENSION = 1010
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_GATEWAY = 1014
+    TLS_HANDSHAKE = 1015  # never on the wire
+
+
+# RFC 6455 7.4.1/7.4.2 + IANA: the codes in 1000-2999 that may appear in a
+# close frame. 1004 is reserved; 1005, 1006 and 1015 are for reporting only.
+_WIRE_CODES_1000_2999 = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
+
+
+def is_sendable_close_code(code: int) -> bool:
+    """Return True if ``code`` may be sent in a close frame.
+
+    That is a code registered for use on the wire in 1000-2999, or any code in
+    3000-4999 (registered libraries and private use, RFC 6455 7.4.2).
+    """
+    return code in _WIRE_CODES_1000_2999 or 3000 <= code <= 4999
+
+
+# Receiving follows the same rule: anything else is a protocol error (1002).
+is_valid_received_close_code = is_sendable_close_code
+
+_CONTROL_OPCODES = frozenset({Opcode.CLOSE, Opcode.PING, Opcode.PONG})
+_KNOWN_OPCODES = {op.value: op for op in Opcode}
+
+_U16 = struct.Struct("!H")
+_U64 = struct.Struct("!Q")
+
+
+@attrs.frozen(slots=True)
+class Frame:
+    """One WebSocket frame with its payload already unmasked.
+
+    Attributes:
+        opcode: the frame's :class:`Opcode`.
+        payload: the (unmasked) payload.
+        fin: True on the last frame of a message (always True on control
+            frames).
+        rsv1, rsv2, rsv3: the reserved bits; RSV1 marks a compressed message
+            when permessage-deflate is negotiated (RFC 7692 6).
+    """
+
+    opcode: Opcode
+    payload: bytes
+    fin: bool = True
+    rsv1: bool = False
+    rsv2: bool = False
+    rsv3: bool = False
+
+
+def build_frame(
+    opcode: int,
+    payload: bytes,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    mask_key: bytes | None = None,
+) -> bytes:
+    """Serialize one frame, header and payload in one ``bytes`` object.
+
+    Args:
+        opcode: the opcode.
+        payload: the unmasked payload (bytes-like).
+        fin: the FIN bit.
+        rsv1: the RSV1 bit (set by permessage-deflate on a message's first frame).
+        mask_key: 4 bytes to mask the payload with (clients must mask, RFC 6455
+            5.1), or None for an unmasked frame (servers).
+
+    Returns:
+        The frame's bytes, with the shortest length encoding (RFC 6455 5.2).
+    """
+    length = len(payload)
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    mask_bit = 0x80 if mask_key is not None else 0
+    if length < 126:
+        header = bytes((first, mask_bit | length))
+    elif length < 0x10000:
+        header = bytes((first, mask_bit | 126)) + _U16.pack(length)
+    else:
+        header = bytes((first, mask_bit | 127)) + _U64.pack(length)
+    if mask_key is None:
+        return header + payload
+    return header + mask_key + mask(payload, mask_key)
+
+
+def random_mask_key() -> bytes:
+    """Return a fresh, unpredictable 4-byte masking key (RFC 6455 5.3)."""
+    return os.urandom(4)
+
+
+@attrs.frozen(slots=True)
+class PendingFrame:
+    """The header of a frame whose payload has not fully arrived yet."""
+
+    opcode: Opcode
+    fin: bool
+    rsv1: bool
+    length: int
+
+
+class FrameParser:
+    """Incremental frame parser.
+
+    Feed bytes with :meth:`feed`, then call :meth:`next_frame` until it returns
+    None. Each call may pass a different payload limit, so the caller can
+    enforce a message size over several fragments *before* a large payload is
+    buffered.
+
+    Args:
+        expect_masked: True on the server side (client frames must be masked),
+            False on the client side (server frames must not be).
+    """
+
+    __slots__ = ("_buf", "_expect_masked", "_header")
+
+    def __init__(self, *, expect_masked: bool) -> None:
+        self._buf = bytearray()
+        self._expect_masked = expect_masked
+        # Header of the frame being received: (first byte, length, mask key,
+        # header size) once parsed, until its payload is complete.
+        self._header: tuple[int, int, bytes | None, int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Number of bytes received but not yet returned as frames."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes to the parser's buffer."""
+        self._buf += data
+
+    def next_frame(self, limit: int | None = None) -> Frame | None:
+        """Return the next complete frame, or None if more bytes are needed.
+
+        Args:
+            limit: the largest payload accepted for this frame, or None for no
+                limit; control frames are always limited to 125 bytes.
+
+        Raises:
+            RemoteProtocolError: the peer broke a framing rule (close code
+                1002), or the payload is over ``limit`` (close code 1009). The
+                check happens as soon as the header is complete.
+        """
+        header = self._header
+        if header is None:
+            header = self._parse_header(limit)
+            if header is None:
+                return None
+        first, length, key, start = header
+        buf = self._buf
+        end = start + length
+        if len(buf) < end:
+            return None
+        payload = bytes(buf[start:end])
+        del buf[:end]
+        self._header = None
+        if key is not None:
+            payload = mask(payload, key)
+        return Frame(
+            _KNOWN_OPCODES[first & 0x0F],
+            payload,
+            bool(first & 0x80),
+            bool(first & 0x40),
+            bool(first & 0x20),
+            bool(first & 0x10),
+        )
+
+    def pending(self) -> PendingFrame | None:
+        """The header of the frame being received, if its payload is incomplete."""
+        header = self._header
+        if header is None:
+            return None
+        first = header[0]
+        return PendingFrame(
+            _KNOWN_OPCODES[first & 0x0F],
+            bool(first & 0x80),
+            bool(first & 0x40),
+            header[1],
+        )
+
+    def peek_payload(self, start: int) -> bytes:
+        """Unmasked payload of the pending frame received so far, from ``start``.
+
+        Lets the protocol validate UTF-8 inside a frame that has not fully
+        arrived (fail fast, RFC 6455 8.1).
+        """
+        header = self._header
+        if header is None:
+            return b""
+        _first, length, key, offset = header
+        available = min(len(self._buf) - offset, length)
+        if available <= start:
+            return b""
+        chunk = bytes(self._buf[offset + start : offset + available])
+        if key is None:
+            return chunk
+        rotation = start & 3
+        return mask(chunk, key[rotation:] + key[:rotation])
+
+    def _parse_header(
+        self, limit: int | None
+    ) -> tuple[int, int, bytes | None, int] | None:
+        buf = self._buf
+        size = len(buf)
+        if size < 2:
+            return None
+        first = buf[0]
+        second = buf[1]
+        opcode = first & 0x0F
+        if opcode not in _KNOWN_OPCODES:
+            raise RemoteProtocolError(f"reserved opcode {opcode:#x}", 1002)
+        length = second & 0x7F
+        start = 2
+        if length == 126:
+            if size < 4:
+                return None
+            length = _U16.unpack_from(buf, 2)[0]
+            start = 4
+        elif length == 127:
+            if size < 10:
+                return None
+            length = _U64.unpack_from(buf, 2)[0]
+            # RFC 6455 5.2: the most significant bit of a 64-bit length is 0.
+            if length >> 63:
+                raise RemoteProtocolError("64-bit payload length has its MSB set", 1002)
+            start = 10
+        masked = bool(second & 0x80)
+        if masked != self._expect_masked:
+            # RFC 6455 5.1: clients mask every frame, servers never do.
+            if masked:
+                raise RemoteProtocolError("server sent a masked frame", 1002)
+            raise RemoteProtocolError("client sent an unmasked frame", 1002)
+        if opcode >= 0x8:
+            # RFC 6455 5.5: control frames are short and never fragmented.
+            if length > MAX_CONTROL_PAYLOAD:
+                raise RemoteProtocolError(
+                    f"control frame payload of {length} bytes (limit 125)", 1002
+                )
+            if not first & 0x80:
+                raise RemoteProtocolError("fragmented control frame", 1002)
+        elif limit is not None and length > limit:
+            raise RemoteProtocolError(
+                f"message exceeds the size limit ({length} bytes)", 1009
+            )
+        key: bytes | None = None
+        if masked:
+            if size < start + 4:
+                return None
+            key = bytes(buf[start : start + 4])
+            start += 4
+        header = (first, length, key, start)
+        self._header = header
+        return header

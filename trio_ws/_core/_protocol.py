@@ -1,0 +1,496 @@
+"""The WebSocket protocol state machine (sans-I/O).
+
+Bytes in, events out; commands in, bytes out::
+
+    proto = Protocol(Role.SERVER)
+    proto.receive_data(data)          # b"" signals end-of-file
+    for event in proto.events(): ...  # TextMessage, BinaryMessage, Ping, ...
+    transport.write(proto.data_to_send())
+    proto.send_text("hi")
+
+The protocol answers pings with pongs and echoes the peer's close frame by
+itself. A peer fault never raises out of :meth:`Protocol.receive_data`: the
+protocol queues a close frame with the right code, records the
+:class:`RemoteProtocolError` in :attr:`Protocol.error` and emits
+:class:`ProtocolFailure`. Calls the state forbids raise
+:class:`LocalProtocolError`.
+
+States and transitions are the table ``TRANSITIONS`` below (closing handshake,
+RFC 6455 7.1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import struct
+
+from .._exceptions import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    BinaryMessage,
+    CloseReason,
+    CloseReceived,
+    ConnectionLost,
+    Event,
+    Ping,
+    Pong,
+    ProtocolFailure,
+    TextMessage,
+)
+from ._frames import (
+    MAX_CONTROL_PAYLOAD,
+    Frame,
+    FrameParser,
+    Opcode,
+    build_frame,
+    is_sendable_close_code,
+    is_valid_received_close_code,
+    random_mask_key,
+)
+
+__all__ = [
+    "DEFAULT_MAX_FRAGMENTS",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "TRANSITIONS",
+    "Protocol",
+    "Role",
+    "State",
+]
+
+# Largest message (after reassembly) accepted by default: 1 MiB. Bigger ones
+# fail the connection with 1009 as soon as a frame header announces them.
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+
+# Most frames one message may be split into. Sizes already bound memory; this
+# bounds the CPU a peer can burn with endless tiny or empty fragments. 65,536
+# lets a 4 MiB message arrive in 64-byte fragments (Autobahn 9.3.1).
+DEFAULT_MAX_FRAGMENTS = 1 << 16
+
+# RFC 6455 5.5.1: a close payload is a 2-byte code plus at most 123 bytes.
+MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
+
+_CLOSE_CODE = struct.Struct("!H")
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class Role(enum.Enum):
+    """Which end of the connection this protocol object is."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class State(enum.Enum):
+    """Connection states (RFC 6455 7.1)."""
+
+    OPEN = "open"  # messages flow both ways
+    CLOSING = "closing"  # we sent a close frame and wait for the peer's
+    CLOSED = "closed"  # close frames crossed, the peer failed, or EOF
+
+
+class _Input(enum.Enum):
+    """What can happen to the state machine."""
+
+    SEND_CLOSE = "send_close"  # the user starts the closing handshake
+    RECEIVE_CLOSE = "receive_close"  # a close frame arrives
+    FAIL = "fail"  # the peer broke the protocol: we close with an error code
+    EOF = "eof"  # the transport ended
+
+
+# The state machine, as a table: TRANSITIONS[state][input] -> next state. An
+# input missing from a state's row is illegal there (for user commands this
+# raises LocalProtocolError; for peer input in CLOSED the data is ignored).
+TRANSITIONS: dict[State, dict[_Input, State]] = {
+    State.OPEN: {
+        _Input.SEND_CLOSE: State.CLOSING,
+        _Input.RECEIVE_CLOSE: State.CLOSED,  # and we echo the close frame
+        _Input.FAIL: State.CLOSED,
+        _Input.EOF: State.CLOSED,
+    },
+    State.CLOSING: {
+        _Input.RECEIVE_CLOSE: State.CLOSED,
+        _Input.FAIL: State.CLOSED,
+        _Input.EOF: State.CLOSED,
+    },
+    State.CLOSED: {},
+}
+
+# Sending data, pings and pongs is allowed only while OPEN (RFC 6455 5.5.1:
+# nothing after our close frame).
+_CAN_SEND = frozenset({State.OPEN})
+
+
+class Protocol:
+    """One WebSocket connection's protocol state, free of any I/O.
+
+    Args:
+        role: :attr:`Role.CLIENT` masks outgoing frames and requires unmasked
+            incoming ones; :attr:`Role.SERVER` the reverse (RFC 6455 5.1).
+        max_message_size: largest message accepted, in bytes (None: no limit).
+            A bigger one fails the connection with 1009 before its payload is
+            buffered.
+        max_fragments: most frames a single message may span (None: no limit);
+            more fails the connection with 1009.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: int | None = DEFAULT_MAX_FRAGMENTS,
+    ) -> None:
+        self.role = role
+        self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
+        self.state = State.OPEN
+        #: The close reason the peer sent, once its close frame arrived.
+        self.close_received: CloseReason | None = None
+        #: The close reason we sent, once our close frame is queued.
+        self.close_sent: CloseReason | None = None
+        #: The peer's protocol violation, if the core failed the connection.
+        self.error: RemoteProtocolError | None = None
+        self._is_client = role is Role.CLIENT
+        self._parser = FrameParser(expect_masked=not self._is_client)
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+        # Message being reassembled from fragments (RFC 6455 5.4).
+        self._msg_opcode: Opcode | None = None
+        self._msg_binary = bytearray()
+        self._msg_text: list[str] = []
+        self._msg_size = 0
+        self._msg_fragments = 0
+        self._utf8: codecs.IncrementalDecoder | None = None
+        # Bytes of the frame being received already fed to the UTF-8 decoder.
+        self._peeked = 0
+
+    # ------------------------------------------------------------------ output
+
+    def events(self) -> list[Event]:
+        """Return the events produced since the last call, in wire order."""
+        events = self._events
+        if events:
+            self._events = []
+        return events
+
+    def data_to_send(self) -> bytes:
+        """Return the bytes to write to the transport (b"" if none)."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """Why the connection closed, once it has (None while open or closing).
+
+        The peer's close frame when there was one, else the close we sent on a
+        protocol failure, else 1006 (the transport ended first).
+        """
+        if self.state is not State.CLOSED:
+            return None
+        if self.close_received is not None:
+            return self.close_received
+        if self.error is not None and self.close_sent is not None:
+            return self.close_sent
+        return CloseReason(1006)
+
+    # ---------------------------------------------------------------- commands
+
+    def send_text(self, text: str) -> None:
+        """Queue a text message (one frame)."""
+        self._check_can_send("send a message")
+        self._queue(Opcode.TEXT, text.encode())
+
+    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue a binary message (one frame)."""
+        self._check_can_send("send a message")
+        self._queue(Opcode.BINARY, data if isinstance(data, bytes) else bytes(data))
+
+    def send_frame(self, opcode: Opcode, payload: bytes, *, fin: bool = True) -> None:
+        """Queue one data frame of a fragmented message (for streaming senders).
+
+        The caller is responsible for the order: a TEXT or BINARY frame with
+        ``fin=False``, then CONTINUATION frames, the last with ``fin=True``.
+        """
+        self._check_can_send("send a message")
+        if opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION):
+            raise LocalProtocolError(
+                f"send_frame() is for data frames, not {opcode.name}"
+            )
+        self._queue(opcode, payload, fin=fin)
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Queue a ping (payload at most 125 bytes)."""
+        self._check_can_send("send a ping")
+        self._check_control_payload(payload)
+        self._queue(Opcode.PING, payload)
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        """Queue an unsolicited pong (payload at most 125 bytes)."""
+        self._check_can_send("send a pong")
+        self._check_control_payload(payload)
+        self._queue(Opcode.PONG, payload)
+
+    def send_close(self, code: int | None = 1000, reason: str = "") -> None:
+        """Start the closing handshake by queueing a close frame.
+
+        Args:
+            code: the close code, or None to send a close frame with no body
+                (the peer then sees 1005). Codes 1005, 1006, 1015 and codes not
+                registered for the wire are refused.
+            reason: a text of at most 123 bytes in UTF-8 (needs a code).
+
+        Raises:
+            LocalProtocolError: the connection is not open, or the code or
+                reason is not allowed.
+        """
+        if _Input.SEND_CLOSE not in TRANSITIONS[self.state]:
+            raise LocalProtocolError(
+                f"cannot close a connection that is {self.state.value}"
+            )
+        payload = _close_payload(code, reason)
+        self._queue(Opcode.CLOSE, payload)
+        self.close_sent = CloseReason(1005 if code is None else code, reason)
+        self.state = TRANSITIONS[self.state][_Input.SEND_CLOSE]
+
+    # ------------------------------------------------------------------- input
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes read from the transport; ``b""`` means end-of-file.
+
+        Never raises because of what the peer sent: a violation fails the
+        connection (see the class docstring).
+        """
+        if self.state is State.CLOSED:
+            return  # RFC 6455 7.1.1: after the closing handshake, ignore input
+        if not data:
+            self._transition(_Input.EOF)
+            self._events.append(ConnectionLost())
+            return
+        parser = self._parser
+        parser.feed(data)
+        try:
+            while not self._closed():
+                frame = parser.next_frame(self._frame_limit())
+                if frame is None:
+                    self._validate_pending_text()
+                    break
+                self._handle_frame(frame)
+        except RemoteProtocolError as exc:
+            self._fail(exc)
+
+    def _closed(self) -> bool:
+        # (A method, so type checkers do not narrow self.state across calls.)
+        return self.state is State.CLOSED
+
+    def _frame_limit(self) -> int | None:
+        if self.max_message_size is None:
+            return None
+        return self.max_message_size - self._msg_size
+
+    def _handle_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            # RFC 6455 5.2: non-zero RSV bits need a negotiated extension.
+            raise RemoteProtocolError(
+                "reserved bits set without a negotiated extension"
+            )
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if self._msg_opcode is not None:
+                raise RemoteProtocolError(
+                    "new data frame while a fragmented message is open"
+                )
+            if frame.fin:
+                # The common case: a whole message in one frame.
+                self._deliver_single(opcode, frame.payload)
+                return
+            self._msg_opcode = opcode
+            if opcode is Opcode.TEXT and self._utf8 is None:
+                # (A decoder may exist already if this frame was peeked at.)
+                self._utf8 = _Utf8Decoder()
+            self._add_fragment(frame.payload, final=False)
+        elif opcode is Opcode.CONTINUATION:
+            if self._msg_opcode is None:
+                raise RemoteProtocolError(
+                    "continuation frame without a message in progress"
+                )
+            self._add_fragment(frame.payload, final=frame.fin)
+        elif opcode is Opcode.PING:
+            self._events.append(Ping(frame.payload))
+            if self.state is State.OPEN:
+                # RFC 6455 5.5.2: answer with a pong carrying the same payload.
+                self._queue(Opcode.PONG, frame.payload)
+        elif opcode is Opcode.PONG:
+            self._events.append(Pong(frame.payload))
+        else:
+            self._handle_close(frame.payload)
+
+    def _deliver_single(self, opcode: Opcode, payload: bytes) -> None:
+        if opcode is Opcode.BINARY:
+            self._events.append(BinaryMessage(payload))
+            return
+        peeked = self._peeked
+        if peeked:
+            # Part of this frame was validated while it arrived.
+            self._peeked = 0
+            decoder = self._utf8
+            assert decoder is not None
+            self._utf8 = None
+            try:
+                text = decoder.decode(payload[peeked:], True)
+            except UnicodeDecodeError as exc:
+                raise RemoteProtocolError(
+                    f"invalid UTF-8 in a text message: {exc}", 1007
+                ) from exc
+            self._events.append(TextMessage("".join(self._msg_text) + text))
+            self._msg_text.clear()
+            return
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(
+                f"invalid UTF-8 in a text message: {exc}", 1007
+            ) from exc
+        self._events.append(TextMessage(text))
+
+    def _add_fragment(self, payload: bytes, *, final: bool) -> None:
+        self._msg_fragments += 1
+        if self.max_fragments is not None and self._msg_fragments > self.max_fragments:
+            raise RemoteProtocolError(
+                f"message split into more than {self.max_fragments} fragments", 1009
+            )
+        self._msg_size += len(payload)
+        decoder = self._utf8
+        if decoder is not None:
+            peeked = self._peeked
+            self._peeked = 0
+            try:
+                piece = decoder.decode(payload[peeked:] if peeked else payload, final)
+            except UnicodeDecodeError as exc:
+                raise RemoteProtocolError(
+                    f"invalid UTF-8 in a text message: {exc}", 1007
+                ) from exc
+            if piece:
+                self._msg_text.append(piece)
+        else:
+            self._msg_binary += payload
+        if final:
+            self._finish_message()
+
+    def _finish_message(self) -> None:
+        if self._msg_opcode is Opcode.TEXT:
+            self._events.append(TextMessage("".join(self._msg_text)))
+            self._msg_text.clear()
+            self._utf8 = None
+        else:
+            self._events.append(BinaryMessage(bytes(self._msg_binary)))
+            self._msg_binary = bytearray()
+        self._msg_opcode = None
+        self._msg_size = 0
+        self._msg_fragments = 0
+
+    def _validate_pending_text(self) -> None:
+        """Fail fast on bad UTF-8 in a text frame still arriving (RFC 6455 8.1)."""
+        pending = self._parser.pending()
+        if pending is None:
+            return
+        opcode = pending.opcode
+        if opcode is Opcode.TEXT:
+            if self._msg_opcode is not None or pending.rsv1:
+                return  # the frame itself is invalid; it fails once complete
+        elif opcode is not Opcode.CONTINUATION or self._msg_opcode is not Opcode.TEXT:
+            return
+        chunk = self._parser.peek_payload(self._peeked)
+        if not chunk:
+            return
+        self._peeked += len(chunk)
+        decoder = self._utf8
+        if decoder is None:
+            decoder = self._utf8 = _Utf8Decoder()
+        try:
+            piece = decoder.decode(chunk, False)
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(
+                f"invalid UTF-8 in a text message: {exc}", 1007
+            ) from exc
+        if piece:
+            self._msg_text.append(piece)
+
+    def _handle_close(self, payload: bytes) -> None:
+        # RFC 6455 5.5.1: an optional 2-byte code, then an optional UTF-8 reason.
+        if not payload:
+            received = CloseReason(1005)
+            echo: bytes = b""
+        elif len(payload) == 1:
+            raise RemoteProtocolError("close frame with a 1-byte payload")
+        else:
+            code = _CLOSE_CODE.unpack_from(payload)[0]
+            if not is_valid_received_close_code(code):
+                raise RemoteProtocolError(f"invalid close code {code}")
+            try:
+                reason = payload[2:].decode()
+            except UnicodeDecodeError as exc:
+                raise RemoteProtocolError(
+                    "close reason is not valid UTF-8", 1007
+                ) from exc
+            received = CloseReason(code, reason)
+            echo = payload[:2]
+        self.close_received = received
+        if self.state is State.OPEN:
+            # RFC 6455 5.5.1: echo the status code in our close frame.
+            self._queue(Opcode.CLOSE, echo)
+            self.close_sent = CloseReason(received.code)
+        self._transition(_Input.RECEIVE_CLOSE)
+        self._events.append(CloseReceived(received))
+
+    def _fail(self, error: RemoteProtocolError) -> None:
+        """Fail the WebSocket connection (RFC 6455 7.1.7)."""
+        self.error = error
+        if self.state is State.OPEN:
+            code = error.close_code
+            self._queue(Opcode.CLOSE, _CLOSE_CODE.pack(code))
+            self.close_sent = CloseReason(code)
+        elif self.close_sent is not None:
+            # Our close frame is already out; report the error's code instead.
+            self.close_sent = CloseReason(error.close_code)
+        self._transition(_Input.FAIL)
+        self._events.append(ProtocolFailure(error))
+
+    # ----------------------------------------------------------------- helpers
+
+    def _transition(self, what: _Input) -> None:
+        self.state = TRANSITIONS[self.state][what]
+
+    def _check_can_send(self, action: str) -> None:
+        if self.state not in _CAN_SEND:
+            raise LocalProtocolError(
+                f"cannot {action}: the connection is {self.state.value}"
+            )
+
+    @staticmethod
+    def _check_control_payload(payload: bytes) -> None:
+        if len(payload) > MAX_CONTROL_PAYLOAD:
+            raise LocalProtocolError(
+                f"control frame payload of {len(payload)} bytes (limit 125)"
+            )
+
+    def _queue(self, opcode: int, payload: bytes, *, fin: bool = True) -> None:
+        key = random_mask_key() if self._is_client else None
+        self._out.append(build_frame(opcode, payload, fin=fin, mask_key=key))
+
+
+def _close_payload(code: int | None, reason: str) -> bytes:
+    if code is None:
+        if reason:
+            raise LocalProtocolError("a close reason needs a close code")
+        return b""
+    if not is_sendable_close_code(code):
+        raise LocalProtocolError(f"close code {code} may not be sent")
+    encoded = reason.encode()
+    if len(encoded) > MAX_CLOSE_REASON:
+        raise LocalProtocolError(
+            f"close reason is {len(encoded)} bytes in UTF-8 (limit {MAX_CLOSE_REASON})"
+        )
+    return _CLOSE_CODE.pack(code) + encoded
