@@ -1,18 +1,31 @@
-"""trio_ws: a WebSocket toolkit for Trio (RFC 6455), on a sans-I/O core."""
+"""trio_ws: a WebSocket toolkit for Trio (RFC 6455), on a sans-I/O core.
 
-from ._core._events import (
-    BinaryMessage,
-    CloseReason,
-    CloseReceived,
-    ConnectionLost,
-    Event,
-    Ping,
-    Pong,
-    ProtocolFailure,
-    TextMessage,
+Server::
+
+    async def echo(ws):
+        async for message in ws:
+            await ws.send(message)
+
+    trio.run(serve_websocket, echo, 8000)
+
+Client::
+
+    async with open_websocket_url("ws://127.0.0.1:8000/") as ws:
+        await ws.send("hello")
+        print(await ws.receive())
+"""
+
+from ._client import (
+    connect_websocket,
+    connect_websocket_url,
+    open_websocket,
+    open_websocket_url,
+    wrap_client_stream,
 )
-from ._core._frames import CloseCode, Frame, Opcode
-from ._core._protocol import Protocol, Role, State
+from ._connection import Endpoint, WebSocket
+from ._core._events import CloseReason
+from ._core._frames import CloseCode
+from ._core._handshake import Request
 from ._exceptions import (
     ConnectionClosed,
     ConnectionRejected,
@@ -25,34 +38,38 @@ from ._exceptions import (
     RemoteProtocolError,
     WebSocketError,
 )
+from ._keepalive import KeepaliveTimeout
+from ._options import ConnectionOptions
+from ._server import Response, WebSocketServer, serve_websocket, wrap_server_stream
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "BinaryMessage",
     "CloseCode",
     "CloseReason",
-    "CloseReceived",
     "ConnectionClosed",
-    "ConnectionLost",
+    "ConnectionOptions",
     "ConnectionRejected",
     "ConnectionTimeout",
-    "Event",
-    "Frame",
+    "Endpoint",
     "HandshakeError",
     "InvalidHandshake",
     "InvalidURL",
+    "KeepaliveTimeout",
     "LocalProtocolError",
-    "Opcode",
-    "Ping",
-    "Pong",
-    "Protocol",
     "ProtocolError",
-    "ProtocolFailure",
     "RemoteProtocolError",
-    "Role",
-    "State",
-    "TextMessage",
+    "Request",
+    "Response",
+    "WebSocket",
     "WebSocketError",
+    "WebSocketServer",
     "__version__",
+    "connect_websocket",
+    "connect_websocket_url",
+    "open_websocket",
+    "open_websocket_url",
+    "serve_websocket",
+    "wrap_client_stream",
+    "wrap_server_stream",
 ]

@@ -7,23 +7,20 @@ from collections.abc import Callable
 
 import pytest
 
-from trio_ws import (
+from trio_ws import LocalProtocolError
+from trio_ws._core._events import (
     BinaryMessage,
     CloseReason,
     CloseReceived,
     ConnectionLost,
     Event,
-    LocalProtocolError,
     Ping,
     Pong,
-    Protocol,
     ProtocolFailure,
-    Role,
-    State,
     TextMessage,
 )
 from trio_ws._core._frames import Frame, FrameParser, Opcode, build_frame
-from trio_ws._core._protocol import TRANSITIONS, _Input
+from trio_ws._core._protocol import TRANSITIONS, Protocol, Role, State, _Input
 
 KEY = b"\x11\x22\x33\x44"
 

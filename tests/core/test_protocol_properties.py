@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_ws import Event, Protocol, Role, State
+from trio_ws._core._events import Event
 from trio_ws._core._frames import Opcode, build_frame
+from trio_ws._core._protocol import Protocol, Role, State
 
 KEY = b"\x9a\x01\xfe\x42"
 

@@ -19,6 +19,7 @@ size       int XOR        translate       NumPy uint32
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = ["mask"]
@@ -33,9 +34,10 @@ _NUMPY_MIN = 1024
 # _XOR_TABLES[k] maps every byte b to b ^ k, for bytes.translate().
 _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
 
+# Imported by name so that type checking does not depend on NumPy's presence.
 _np: Any
 try:  # pragma: no cover - depends on the environment
-    import numpy as _np
+    _np = importlib.import_module("numpy")
 except ImportError:  # pragma: no cover - depends on the environment
     _np = None
 

@@ -173,6 +173,11 @@ class Protocol:
             self._events = []
         return events
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when :meth:`data_to_send` would return bytes."""
+        return bool(self._out)
+
     def data_to_send(self) -> bytes:
         """Return the bytes to write to the transport (b"" if none)."""
         out = self._out

@@ -1,0 +1,104 @@
+"""The examples run: in process (handlers) and as real scripts (subprocess)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import trio
+
+from trio_ws import ConnectionClosed, open_websocket_url, serve_websocket
+
+from .conftest import TEST_TIMEOUT, http_exchange
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_chat_room_broadcasts_and_serves_the_page(nursery: trio.Nursery) -> None:
+    chat = load("chat_server")
+    room = chat.ChatRoom()
+    server = await nursery.start(
+        functools.partial(
+            serve_websocket,
+            room.handler,
+            0,
+            host="127.0.0.1",
+            process_request=chat.process_request,
+        )
+    )
+    base = f"127.0.0.1:{server.port}"
+    with trio.fail_after(TEST_TIMEOUT):
+        status, headers, body = await http_exchange(
+            server.port, f"GET / HTTP/1.1\r\nHost: {base}\r\n\r\n".encode()
+        )
+        assert status == 200
+        assert headers["content-type"].startswith("text/html")
+        assert b"new WebSocket(" in body
+        status, _, _ = await http_exchange(
+            server.port, f"GET /nope HTTP/1.1\r\nHost: {base}\r\n\r\n".encode()
+        )
+        assert status == 404
+        async with open_websocket_url(f"ws://{base}/ws") as alice:
+            assert await alice.receive() == "* guest1 joined (1 here)"
+            async with open_websocket_url(f"ws://{base}/ws") as bob:
+                assert await alice.receive() == "* guest2 joined (2 here)"
+                assert await bob.receive() == "* guest2 joined (2 here)"
+                await bob.send("hi all")
+                assert await alice.receive() == "guest2: hi all"
+                assert await bob.receive() == "guest2: hi all"
+            assert await alice.receive() == "* guest2 left"
+    await server.aclose()
+    with pytest.raises(ConnectionClosed):
+        await alice.receive()
+
+
+async def test_echo_handler(nursery: trio.Nursery) -> None:
+    echo = load("echo_server")
+    server = await nursery.start(
+        functools.partial(serve_websocket, echo.echo, 0, host="127.0.0.1")
+    )
+    with trio.fail_after(TEST_TIMEOUT):
+        async with open_websocket_url(f"ws://127.0.0.1:{server.port}/") as ws:
+            await ws.send("x")
+            assert await ws.receive() == "x"
+    await server.aclose()
+
+
+def test_scripts_run_end_to_end() -> None:
+    """Run the chat server script on a free port; talk to it with the client script."""
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "chat_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "open http://127.0.0.1:" in line
+        url = line.split("open ")[1].split()[0]
+        ws_url = url.replace("http://", "ws://") + "ws"
+        client = subprocess.run(
+            [sys.executable, str(EXAMPLES / "echo_client.py"), ws_url, "hello"],
+            capture_output=True,
+            text=True,
+            timeout=TEST_TIMEOUT,
+            check=True,
+        )
+        # The chat room answers with the join notice first.
+        assert client.stdout.strip() == "* guest1 joined (1 here)"
+    finally:
+        server.terminate()
+        server.wait(timeout=TEST_TIMEOUT)

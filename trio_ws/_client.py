@@ -1,0 +1,396 @@
+"""The WebSocket client: TCP (+TLS) connect, the opening handshake, and the
+``open_websocket*`` / ``connect_websocket*`` entry points."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._connection import WebSocket
+from ._core import _handshake as hs
+from ._core._protocol import Protocol, Role
+from ._core._url import WebSocketURL, parse_url
+from ._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
+from ._options import ConnectionOptions, OptionsDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = [
+    "connect_websocket",
+    "connect_websocket_url",
+    "open_websocket",
+    "open_websocket_url",
+    "wrap_client_stream",
+]
+
+Headers = Sequence[tuple[str, str]]
+
+
+async def connect_websocket_url(
+    nursery: trio.Nursery,
+    url: str,
+    *,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Headers = (),
+    origin: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    **options: Unpack[OptionsDict],
+) -> WebSocket:
+    """Connect to a ``ws://`` or ``wss://`` URL; helper tasks run in ``nursery``.
+
+    The caller must ``await ws.aclose()`` when done. See
+    :func:`open_websocket_url` for the arguments and errors.
+    """
+    parsed = parse_url(url)
+    return await _connect(
+        nursery,
+        parsed,
+        use_ssl=ssl_context if (parsed.secure and ssl_context) else parsed.secure,
+        subprotocols=subprotocols,
+        extra_headers=extra_headers,
+        origin=origin,
+        options=ConnectionOptions(**options),
+    )
+
+
+async def connect_websocket(
+    nursery: trio.Nursery,
+    host: str,
+    port: int,
+    resource: str,
+    *,
+    use_ssl: bool | ssl.SSLContext = False,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Headers = (),
+    origin: str | None = None,
+    **options: Unpack[OptionsDict],
+) -> WebSocket:
+    """Connect to ``host:port`` and open ``resource`` (e.g. ``"/chat?room=1"``).
+
+    Args:
+        use_ssl: True for TLS with a default verifying context, or an
+            ``ssl.SSLContext``.
+
+    See :func:`open_websocket_url` for the other arguments and errors.
+    """
+    secure = use_ssl is not False
+    url = WebSocketURL(
+        scheme="wss" if secure else "ws",
+        host=host,
+        port=port,
+        resource=resource or "/",
+        secure=secure,
+    )
+    return await _connect(
+        nursery,
+        url,
+        use_ssl=use_ssl,
+        subprotocols=subprotocols,
+        extra_headers=extra_headers,
+        origin=origin,
+        options=ConnectionOptions(**options),
+    )
+
+
+@asynccontextmanager
+async def open_websocket_url(
+    url: str,
+    *,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Headers = (),
+    origin: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    **options: Unpack[OptionsDict],
+) -> AsyncIterator[WebSocket]:
+    """Open a WebSocket connection for the duration of an ``async with`` block.
+
+    ::
+
+        async with open_websocket_url("ws://localhost:8000/chat") as ws:
+            await ws.send("hello")
+            print(await ws.receive())
+
+    Leaving the block closes with 1000 and waits for the closing handshake
+    (up to ``close_timeout``).
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL, with optional port, path and query.
+        subprotocols: subprotocols to offer; ``ws.subprotocol`` is the chosen one.
+        extra_headers: more ``(name, value)`` request headers (Authorization,
+            Cookie...); they may not replace the handshake's own headers.
+        origin: an ``Origin`` header, if wanted.
+        ssl_context: for ``wss://``; by default a verifying context from
+            ``ssl.create_default_context()``.
+        options: :class:`ConnectionOptions` fields.
+
+    Raises:
+        InvalidURL: the URL is not a ws:// or wss:// URL.
+        OSError: the TCP connection or the TLS handshake failed (the real
+            cause, e.g. ``ConnectionRefusedError`` or ``ssl.SSLCertVerificationError``).
+        ConnectionRejected: the server answered with a status other than 101.
+        InvalidHandshake: the server's answer is not a valid 101.
+        ConnectionTimeout: all of the above took longer than ``open_timeout``.
+    """
+    async with _hidden_nursery() as nursery:
+        ws = await connect_websocket_url(
+            nursery,
+            url,
+            subprotocols=subprotocols,
+            extra_headers=extra_headers,
+            origin=origin,
+            ssl_context=ssl_context,
+            **options,
+        )
+        try:
+            yield ws
+        finally:
+            await ws.aclose()
+
+
+@asynccontextmanager
+async def open_websocket(
+    host: str,
+    port: int,
+    resource: str,
+    *,
+    use_ssl: bool | ssl.SSLContext = False,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Headers = (),
+    origin: str | None = None,
+    **options: Unpack[OptionsDict],
+) -> AsyncIterator[WebSocket]:
+    """Like :func:`open_websocket_url`, with host, port and resource given apart."""
+    async with _hidden_nursery() as nursery:
+        ws = await connect_websocket(
+            nursery,
+            host,
+            port,
+            resource,
+            use_ssl=use_ssl,
+            subprotocols=subprotocols,
+            extra_headers=extra_headers,
+            origin=origin,
+            **options,
+        )
+        try:
+            yield ws
+        finally:
+            await ws.aclose()
+
+
+@asynccontextmanager
+async def _hidden_nursery() -> AsyncIterator[trio.Nursery]:
+    """A nursery whose body's exception comes out as itself, not in a group.
+
+    Our helper tasks never raise, so the only error the nursery can see is the
+    one raised by the ``async with`` body (or the connect): it is taken out of
+    the nursery and re-raised unchanged, as users of a connection expect.
+    """
+    error: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            yield nursery
+        except BaseException as exc:
+            error = exc
+    if error is not None:
+        try:
+            raise error
+        finally:
+            error = None
+
+
+async def _connect(
+    nursery: trio.Nursery,
+    url: WebSocketURL,
+    *,
+    use_ssl: bool | ssl.SSLContext,
+    subprotocols: Sequence[str],
+    extra_headers: Headers,
+    origin: str | None,
+    options: ConnectionOptions,
+) -> WebSocket:
+    timeout = options.open_timeout
+    try:
+        with trio.fail_after(float("inf") if timeout is None else timeout):
+            stream, accepted, leftover = await _open_and_handshake(
+                url,
+                use_ssl=use_ssl,
+                subprotocols=subprotocols,
+                extra_headers=extra_headers,
+                origin=origin,
+                receive_size=options.receive_size,
+            )
+    except trio.TooSlowError as exc:
+        raise ConnectionTimeout(
+            f"opening handshake with {url.host_header} took longer than {timeout} s"
+        ) from exc
+    protocol = Protocol(
+        Role.CLIENT,
+        max_message_size=options.max_message_size,
+        max_fragments=options.max_fragments,
+    )
+    ws = WebSocket(
+        stream,
+        protocol,
+        options,
+        subprotocol=accepted.subprotocol,
+        extensions=accepted.extensions,
+        leftover=leftover,
+    )
+    ws._start(nursery)
+    return ws
+
+
+async def _open_and_handshake(
+    url: WebSocketURL,
+    *,
+    use_ssl: bool | ssl.SSLContext,
+    subprotocols: Sequence[str],
+    extra_headers: Headers,
+    origin: str | None,
+    receive_size: int,
+) -> tuple[trio.abc.Stream, hs.AcceptedResponse, bytes]:
+    """TCP connect, TLS if asked, then the opening handshake."""
+    stream: trio.abc.Stream = await trio.open_tcp_stream(url.host, url.port)
+    try:
+        if use_ssl:
+            context = (
+                use_ssl
+                if isinstance(use_ssl, ssl.SSLContext)
+                else ssl.create_default_context()
+            )
+            stream = trio.SSLStream(stream, context, server_hostname=url.host)
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                # Report the TLS error itself (an OSError), not trio's wrapper.
+                cause = exc.__cause__
+                if isinstance(cause, OSError):
+                    raise cause from None
+                raise
+        accepted, leftover = await _client_handshake(
+            stream,
+            url,
+            subprotocols=subprotocols,
+            extra_headers=extra_headers,
+            origin=origin,
+            receive_size=receive_size,
+        )
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    return stream, accepted, leftover
+
+
+async def _client_handshake(
+    stream: trio.abc.Stream,
+    url: WebSocketURL,
+    *,
+    subprotocols: Sequence[str],
+    extra_headers: Headers,
+    origin: str | None,
+    receive_size: int,
+) -> tuple[hs.AcceptedResponse, bytes]:
+    """Send the upgrade request and check the answer; return it and leftover bytes."""
+    key = hs.generate_key()
+    request = hs.build_request(
+        url,
+        key,
+        subprotocols=subprotocols,
+        extra_headers=tuple(extra_headers),
+        origin=origin,
+    )
+    await stream.send_all(request)
+    reader = hs.HeadReader()
+    while True:
+        data = await stream.receive_some(receive_size)
+        if not data:
+            raise InvalidHandshake(
+                "the server closed the connection during the handshake"
+            )
+        if reader.feed(data):
+            break
+    response = hs.parse_response(reader.head)
+    if response.status_code != 101:
+        body = await _read_body(stream, response, reader.trailing, receive_size)
+        raise ConnectionRejected(response.status_code, response.headers, body)
+    accepted = hs.validate_response(response, key=key, subprotocols=subprotocols)
+    return accepted, reader.trailing
+
+
+async def wrap_client_stream(
+    nursery: trio.Nursery,
+    stream: trio.abc.Stream,
+    host: str,
+    resource: str,
+    *,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Headers = (),
+    origin: str | None = None,
+    **options: Unpack[OptionsDict],
+) -> WebSocket:
+    """Run the client side of the opening handshake on an existing stream.
+
+    For custom transports (a Unix socket, a proxy tunnel) and tests.
+    ``host`` goes into the Host header. Helper tasks run in ``nursery``; the
+    caller owns the connection (``await ws.aclose()``). ``open_timeout``
+    bounds the handshake.
+    """
+    connection_options = ConnectionOptions(**options)
+    url = WebSocketURL(
+        scheme="ws", host=host, port=80, resource=resource or "/", secure=False
+    )
+    timeout = connection_options.open_timeout
+    try:
+        with trio.fail_after(float("inf") if timeout is None else timeout):
+            accepted, leftover = await _client_handshake(
+                stream,
+                url,
+                subprotocols=subprotocols,
+                extra_headers=extra_headers,
+                origin=origin,
+                receive_size=connection_options.receive_size,
+            )
+    except trio.TooSlowError as exc:
+        raise ConnectionTimeout(
+            f"opening handshake took longer than {timeout} s"
+        ) from exc
+    ws = WebSocket(
+        stream,
+        Protocol(
+            Role.CLIENT,
+            max_message_size=connection_options.max_message_size,
+            max_fragments=connection_options.max_fragments,
+        ),
+        connection_options,
+        subprotocol=accepted.subprotocol,
+        extensions=accepted.extensions,
+        leftover=leftover,
+    )
+    ws._start(nursery)
+    return ws
+
+
+async def _read_body(
+    stream: trio.abc.Stream, response: hs.Response, body: bytes, receive_size: int
+) -> bytes:
+    """Read a rejection's body (Content-Length, else until EOF; bounded)."""
+    length = hs.response_body_length(response)
+    limit = (
+        hs.MAX_RESPONSE_BODY if length is None else min(length, hs.MAX_RESPONSE_BODY)
+    )
+    buffer = bytearray(body)
+    try:
+        while len(buffer) < limit:
+            data = await stream.receive_some(receive_size)
+            if not data:
+                break
+            buffer += data
+    except (trio.BrokenResourceError, OSError):
+        pass
+    return bytes(buffer[:limit])

@@ -1,0 +1,502 @@
+"""The WebSocket connection object: a reader task, a message channel, a send lock.
+
+Data flow::
+
+    send() -> Protocol.send_* -> data_to_send() -> stream.send_all (send lock)
+    receive() <- channel <- reader task <- Protocol.events() <- stream.receive_some
+
+The reader task and the keepalive task run in a nursery the caller owns (the
+server's per-connection nursery, or the client's). They never raise: they
+record why the connection ended, and the user's next call raises
+:class:`ConnectionClosed` chained to that cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from ._core._events import (
+    BinaryMessage,
+    CloseReason,
+    Pong,
+    ProtocolFailure,
+    TextMessage,
+)
+from ._core._protocol import Protocol, Role, State
+from ._exceptions import ConnectionClosed, LocalProtocolError
+from ._keepalive import keepalive
+from ._options import ConnectionOptions
+
+if TYPE_CHECKING:
+    from ._core._handshake import Request
+
+__all__ = ["Endpoint", "WebSocket"]
+
+logger = logging.getLogger("trio_ws")
+
+Message = str | bytes
+
+_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+@attrs.frozen
+class Endpoint:
+    """One end of a connection: host address, port, and whether TLS is used."""
+
+    address: str
+    port: int
+    is_ssl: bool
+
+    def __str__(self) -> str:
+        scheme = "wss" if self.is_ssl else "ws"
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{scheme}://{host}:{self.port}"
+
+
+@attrs.define
+class _PendingPing:
+    sent_at: float
+    answered_at: float | None = None
+    event: trio.Event = attrs.Factory(trio.Event)
+
+
+def _endpoint(stream: trio.abc.Stream, *, local: bool) -> Endpoint | None:
+    is_ssl = isinstance(stream, trio.SSLStream)
+    inner = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    if not isinstance(inner, trio.SocketStream):
+        return None
+    try:
+        sockaddr = inner.socket.getsockname() if local else inner.socket.getpeername()
+    except OSError:
+        return None
+    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
+        return Endpoint(str(sockaddr[0]), int(sockaddr[1]), is_ssl)
+    return None
+
+
+class WebSocket:
+    """An open WebSocket connection (server or client side).
+
+    Users get one from :func:`serve_websocket` (passed to the handler) or from
+    :func:`open_websocket_url` and friends; the constructor starts nothing.
+
+    Messages arrive on a bounded queue (``message_queue_size``). When it is
+    full, the reader stops reading the socket, which pushes back on the peer
+    through TCP. While it is stopped, the peer's pings are not answered and
+    our keepalive pongs are not seen either: a handler that stops calling
+    :meth:`receive` for longer than ``ping_timeout`` gets its connection closed
+    with 1011. Keep receiving, or raise ``ping_timeout``.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: Protocol,
+        options: ConnectionOptions,
+        *,
+        subprotocol: str | None = None,
+        extensions: str | None = None,
+        request: Request | None = None,
+        leftover: bytes = b"",
+    ) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._options = options
+        self._subprotocol = subprotocol
+        self._extensions = extensions
+        self._request = request
+        self._leftover = leftover
+        self._send_lock = trio.StrictFIFOLock()
+        self._send_channel, self._receive_channel = trio.open_memory_channel[Message](
+            options.message_queue_size
+        )
+        # Pings waiting for their pong, by payload, oldest first.
+        self._pings: dict[bytes, _PendingPing] = {}
+        self._close_reason: CloseReason | None = None
+        self._close_cause: BaseException | None = None
+        self._discard_messages = False
+        self._reader_done = trio.Event()
+        self._stream_closed = False
+        self._helpers_scope: trio.CancelScope | None = None
+        # Read once: the socket cannot tell them any more after it is closed.
+        self._local = _endpoint(stream, local=True)
+        self._remote = _endpoint(stream, local=False)
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def is_client(self) -> bool:
+        """True on the client side of the connection."""
+        return self._protocol.role is Role.CLIENT
+
+    @property
+    def closed(self) -> CloseReason | None:
+        """Why the connection closed, or None while it is open (or closing)."""
+        return self._close_reason
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The negotiated subprotocol, or None."""
+        return self._subprotocol
+
+    @property
+    def extensions(self) -> str | None:
+        """The negotiated ``Sec-WebSocket-Extensions`` value, or None."""
+        return self._extensions
+
+    @property
+    def request(self) -> Request | None:
+        """The opening handshake request (path, query, headers); None on a client."""
+        return self._request
+
+    @property
+    def local(self) -> Endpoint | None:
+        """This end's address, or None when the transport is not a socket."""
+        return self._local
+
+    @property
+    def remote(self) -> Endpoint | None:
+        """The peer's address, or None when the transport is not a socket."""
+        return self._remote
+
+    # ------------------------------------------------------------- lifecycle
+
+    def _start(self, nursery: trio.Nursery) -> None:
+        """Start the reader (and keepalive) tasks in ``nursery``."""
+        nursery.start_soon(self._run_helpers)
+
+    async def _run_helpers(self) -> None:
+        with trio.CancelScope() as scope:
+            self._helpers_scope = scope
+            async with trio.open_nursery() as nursery:
+                options = self._options
+                if options.ping_interval is not None:
+                    nursery.start_soon(
+                        keepalive, self, options.ping_interval, options.ping_timeout
+                    )
+                await self._reader()
+                nursery.cancel_scope.cancel()
+
+    async def _reader(self) -> None:
+        protocol = self._protocol
+        stream = self._stream
+        receive_size = self._options.receive_size
+        send_channel = self._send_channel
+        cancelled = False
+        try:
+            data: bytes | bytearray = self._leftover
+            self._leftover = b""
+            while True:
+                if data:
+                    protocol.receive_data(data)
+                    if protocol.has_data_to_send:
+                        await self._flush()
+                    for event in protocol.events():
+                        if isinstance(event, TextMessage | BinaryMessage):
+                            if self._discard_messages:
+                                continue
+                            try:
+                                send_channel.send_nowait(event.data)
+                            except trio.WouldBlock:
+                                await send_channel.send(event.data)
+                        elif isinstance(event, Pong):
+                            self._resolve_pings(event.payload)
+                        elif isinstance(event, ProtocolFailure):
+                            self._close_cause = event.error
+                            logger.debug("peer broke the protocol: %s", event.error)
+                if protocol.state is State.CLOSED:
+                    await self._after_close_handshake()
+                    return
+                data = await stream.receive_some(receive_size)
+                if not data:
+                    protocol.receive_data(b"")
+                    self._close_reason = CloseReason(
+                        1006, "the peer closed the connection without a close frame"
+                    )
+                    return
+        except _TRANSPORT_ERRORS as exc:
+            if self._close_cause is None:
+                self._close_cause = exc
+        except trio.Cancelled:
+            # Whoever cancelled us (aclose, _fail, a cancelled nursery) knows
+            # better why the connection ends: leave the reason to _abort.
+            cancelled = True
+            raise
+        finally:
+            self._finish(record_reason=not cancelled)
+
+    async def _after_close_handshake(self) -> None:
+        """Close the transport once the close frames crossed (RFC 6455 7.1.1).
+
+        The server closes TCP first; a client waits (up to ``close_timeout``)
+        for the server to do so, so that the server does not hold TIME_WAIT.
+        """
+        if self.is_client:
+            with trio.move_on_after(self._timeout(self._options.close_timeout)):
+                while await self._stream.receive_some(self._options.receive_size):
+                    pass
+        await self._close_stream()
+
+    def _finish(self, *, record_reason: bool) -> None:
+        """Record the close reason and wake everyone waiting on the connection."""
+        if record_reason and self._close_reason is None:
+            reason = self._protocol.close_reason
+            self._close_reason = reason if reason is not None else CloseReason(1006)
+        self._send_channel.close()
+        for pending in self._pings.values():
+            pending.event.set()
+        self._reader_done.set()
+
+    async def _close_stream(self) -> None:
+        if not self._stream_closed:
+            self._stream_closed = True
+            await trio.aclose_forcefully(self._stream)
+
+    @staticmethod
+    def _timeout(value: float | None) -> float:
+        return float("inf") if value is None else value
+
+    # ------------------------------------------------------------------ send
+
+    async def _flush(self) -> None:
+        """Send whatever the protocol queued, under the send lock."""
+        async with self._send_lock:
+            data = self._protocol.data_to_send()
+            if data:
+                await self._stream.send_all(data)
+
+    def _closed_error(self) -> ConnectionClosed:
+        reason = self._close_reason
+        if reason is None:
+            reason = (
+                self._protocol.close_reason
+                or self._protocol.close_sent
+                or CloseReason(1006)
+            )
+        error = ConnectionClosed(reason)
+        cause = self._close_cause
+        if cause is not None and cause is not error:
+            error.__cause__ = cause
+        return error
+
+    async def send(self, message: str | bytes | bytearray | memoryview) -> None:
+        """Send one message: ``str`` as text, bytes-like as binary.
+
+        Concurrent calls from several tasks are safe; their messages are sent
+        whole, one after the other.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            TypeError: ``message`` is neither text nor bytes-like.
+        """
+        protocol = self._protocol
+        if protocol.state is not State.OPEN:
+            raise self._closed_error()
+        try:
+            if isinstance(message, str):
+                protocol.send_text(message)
+            elif isinstance(message, bytes | bytearray | memoryview):
+                protocol.send_binary(message)
+            else:
+                raise TypeError(
+                    f"message must be str or bytes-like, not {type(message).__name__}"
+                )
+        except LocalProtocolError as exc:  # closed while we were waiting
+            raise self._closed_error() from exc
+        await self._send_or_close()
+
+    send_message = send  # trio-websocket name
+
+    async def _send_or_close(self) -> None:
+        try:
+            await self._flush()
+        except _TRANSPORT_ERRORS as exc:
+            if self._close_cause is None:
+                self._close_cause = exc
+            await self._abort()
+            raise self._closed_error() from exc
+
+    async def receive(self) -> str | bytes:
+        """Wait for the next message: ``str`` for text, ``bytes`` for binary.
+
+        Raises:
+            ConnectionClosed: the connection closed (``.reason`` says how) and
+                every message received before the close was already returned.
+        """
+        try:
+            return await self._receive_channel.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            pass
+        raise self._closed_error()  # outside the except: keep __cause__, no context
+
+    get_message = receive  # trio-websocket name
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        """Yield messages until the connection closes.
+
+        Ends quietly on a normal close (1000 or 1001); raises
+        :class:`ConnectionClosed` on any other close.
+        """
+        while True:
+            try:
+                message = await self.receive()
+            except ConnectionClosed as exc:
+                if exc.reason.code in (1000, 1001):
+                    return
+                raise
+            yield message
+
+    async def ping(self, payload: bytes | None = None) -> float:
+        """Send a ping and wait for the matching pong.
+
+        Args:
+            payload: up to 125 bytes; by default 8 random bytes. Payloads of
+                pings still waiting for their pong must be distinct.
+
+        Returns:
+            The round-trip time in seconds.
+
+        Raises:
+            ConnectionClosed: the connection closed before the pong arrived.
+            ValueError: the payload is in use by another pending ping, or too long.
+        """
+        if payload is None:
+            payload = os.urandom(8)
+        if payload in self._pings:
+            raise ValueError("a ping with this payload is already waiting for its pong")
+        if self._protocol.state is not State.OPEN:
+            raise self._closed_error()
+        try:
+            self._protocol.send_ping(payload)
+        except LocalProtocolError as exc:
+            raise ValueError(str(exc)) from exc
+        pending = _PendingPing(trio.current_time())
+        self._pings[payload] = pending
+        try:
+            await self._send_or_close()
+            await pending.event.wait()
+        finally:
+            self._pings.pop(payload, None)
+        if pending.answered_at is None:
+            raise self._closed_error()
+        return pending.answered_at - pending.sent_at
+
+    def _resolve_pings(self, payload: bytes) -> None:
+        # RFC 6455 5.5.3: a pong may answer only the latest ping; treat it as
+        # answering every earlier ping as well.
+        if payload not in self._pings:
+            return
+        now = trio.current_time()
+        for key in list(self._pings):
+            pending = self._pings.pop(key)
+            pending.answered_at = now
+            pending.event.set()
+            if key == payload:
+                break
+
+    async def pong(self, payload: bytes = b"") -> None:
+        """Send an unsolicited pong (a unidirectional heartbeat, RFC 6455 5.5.3)."""
+        if self._protocol.state is not State.OPEN:
+            raise self._closed_error()
+        try:
+            self._protocol.send_pong(payload)
+        except LocalProtocolError as exc:
+            raise ValueError(str(exc)) from exc
+        await self._send_or_close()
+
+    # ----------------------------------------------------------------- close
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection: run the closing handshake, then release the stream.
+
+        Waits up to ``close_timeout`` for the peer's close frame. Idempotent,
+        and always releases the stream, even when cancelled. Messages not yet
+        received are discarded.
+
+        Raises:
+            LocalProtocolError: ``code`` may not be sent (1005, 1006, 1015,
+                unassigned codes) or ``reason`` is over 123 bytes in UTF-8.
+        """
+        try:
+            await self._close_handshake(code, reason)
+        finally:
+            await self._abort()
+
+    async def _close_handshake(self, code: int, reason: str) -> None:
+        protocol = self._protocol
+        if protocol.state is State.OPEN:
+            protocol.send_close(code, reason)  # validates code and reason
+            self._discard_messages = True
+            self._drain_queue()
+            with trio.move_on_after(self._timeout(self._options.close_timeout)):
+                try:
+                    await self._flush()
+                except _TRANSPORT_ERRORS as exc:
+                    self._close_cause = self._close_cause or exc
+                    return
+                await self._reader_done.wait()
+        elif not self._reader_done.is_set():
+            with trio.move_on_after(self._timeout(self._options.close_timeout)):
+                await self._reader_done.wait()
+
+    def _drain_queue(self) -> None:
+        while True:
+            try:
+                self._receive_channel.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+
+    async def _abort(self) -> None:
+        """Release the transport now and stop the helper tasks."""
+        await self._close_stream()
+        if self._helpers_scope is not None:
+            self._helpers_scope.cancel()
+        if self._close_reason is None:
+            reason = self._protocol.close_reason
+            if reason is None:
+                # We closed the transport before the closing handshake ended.
+                reason = CloseReason(1006, "closing handshake did not complete")
+            self._close_reason = reason
+        self._send_channel.close()
+        for pending in self._pings.values():
+            pending.event.set()
+
+    async def _fail(
+        self,
+        code: int,
+        reason: str,
+        cause: BaseException | None,
+        *,
+        flush_timeout: float | None = None,
+    ) -> None:
+        """Send a close frame and drop the transport without waiting for the answer.
+
+        Used for local failures (keepalive timeout) and forced shutdown; runs
+        shielded from cancellation, bounded by ``flush_timeout`` (default:
+        ``close_timeout``).
+        """
+        if self._close_cause is None:
+            self._close_cause = cause
+        if flush_timeout is None:
+            flush_timeout = self._options.close_timeout
+        with trio.CancelScope(shield=True):
+            try:
+                if self._protocol.state is State.OPEN:
+                    self._protocol.send_close(code, reason)
+                    with trio.move_on_after(self._timeout(flush_timeout)):
+                        await self._flush()
+            except _TRANSPORT_ERRORS:
+                pass
+            finally:
+                if self._close_reason is None:
+                    self._close_reason = CloseReason(code, reason)
+                await self._abort()

@@ -1,0 +1,121 @@
+"""Connection options shared by the server and the client, with named defaults."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypedDict
+
+import attrs
+
+from ._core._protocol import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+
+__all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
+    "DEFAULT_MESSAGE_QUEUE_SIZE",
+    "DEFAULT_OPEN_TIMEOUT",
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_PING_TIMEOUT",
+    "DEFAULT_RECEIVE_SIZE",
+    "ConnectionOptions",
+    "OptionsDict",
+]
+
+# Messages buffered between the reader task and the user. With the default
+# 1 MiB message limit this bounds a connection's queued data to 16 MiB; when
+# the queue is full the reader stops reading the socket (backpressure).
+DEFAULT_MESSAGE_QUEUE_SIZE = 16
+
+# Seconds for TCP connect + TLS + the HTTP upgrade, on either side.
+DEFAULT_OPEN_TIMEOUT = 10.0
+
+# Seconds to wait for the peer's close frame (and, on a client, for the
+# server to close TCP) before the transport is closed regardless.
+DEFAULT_CLOSE_TIMEOUT = 10.0
+
+# Keepalive: a ping every 20 s; no pong within 20 s closes with 1011.
+DEFAULT_PING_INTERVAL = 20.0
+DEFAULT_PING_TIMEOUT = 20.0
+
+# Largest single read from the transport, in bytes.
+DEFAULT_RECEIVE_SIZE = 65536
+
+
+def _positive_or_none(
+    _inst: object, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and not (value > 0 and not math.isnan(value)):
+        raise ValueError(
+            f"{attribute.name} must be a positive number or None, not {value!r}"
+        )
+
+
+def _positive_int_or_none(
+    _inst: object, attribute: attrs.Attribute[Any], value: int | None
+) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(
+            f"{attribute.name} must be a positive integer or None, not {value!r}"
+        )
+
+
+def _positive_int(_inst: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be a positive integer, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionOptions:
+    """The keyword options every entry point accepts (same names everywhere).
+
+    Attributes:
+        max_message_size: largest incoming message in bytes (None: no limit);
+            a larger one closes the connection with 1009.
+        max_fragments: most frames one incoming message may span.
+        message_queue_size: incoming messages buffered for ``receive()``; a
+            full queue stops reading from the socket (see the README on what
+            this means for pings).
+        open_timeout: seconds for TCP + TLS + the opening handshake.
+        close_timeout: seconds to wait for the closing handshake.
+        ping_interval: seconds between keepalive pings (None: no keepalive).
+        ping_timeout: seconds to wait for a keepalive pong before closing with
+            1011 (None: wait forever).
+        receive_size: largest single read from the transport.
+    """
+
+    max_message_size: int | None = attrs.field(
+        default=DEFAULT_MAX_MESSAGE_SIZE, validator=_positive_int_or_none
+    )
+    max_fragments: int | None = attrs.field(
+        default=DEFAULT_MAX_FRAGMENTS, validator=_positive_int_or_none
+    )
+    message_queue_size: int = attrs.field(
+        default=DEFAULT_MESSAGE_QUEUE_SIZE, validator=_positive_int
+    )
+    open_timeout: float | None = attrs.field(
+        default=DEFAULT_OPEN_TIMEOUT, validator=_positive_or_none
+    )
+    close_timeout: float | None = attrs.field(
+        default=DEFAULT_CLOSE_TIMEOUT, validator=_positive_or_none
+    )
+    ping_interval: float | None = attrs.field(
+        default=DEFAULT_PING_INTERVAL, validator=_positive_or_none
+    )
+    ping_timeout: float | None = attrs.field(
+        default=DEFAULT_PING_TIMEOUT, validator=_positive_or_none
+    )
+    receive_size: int = attrs.field(
+        default=DEFAULT_RECEIVE_SIZE, validator=_positive_int
+    )
+
+
+class OptionsDict(TypedDict, total=False):
+    """Typing for ``**options``: the fields of :class:`ConnectionOptions`."""
+
+    max_message_size: int | None
+    max_fragments: int | None
+    message_queue_size: int
+    open_timeout: float | None
+    close_timeout: float | None
+    ping_interval: float | None
+    ping_timeout: float | None
+    receive_size: int

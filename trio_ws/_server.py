@@ -1,0 +1,371 @@
+"""The WebSocket server: listeners, the per-connection task, process_request."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from ._connection import WebSocket
+from ._core import _handshake as hs
+from ._core._protocol import Protocol, Role
+from ._exceptions import ConnectionClosed, InvalidHandshake
+from ._options import ConnectionOptions, OptionsDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["Response", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
+
+logger = logging.getLogger("trio_ws")
+
+Handler = Callable[[WebSocket], Awaitable[None]]
+ProcessRequest = Callable[[hs.Request], "Response | Awaitable[Response | None] | None"]
+
+# When the server's scope is cancelled, each open connection still gets its
+# close frame (1001) if it can be written within this many seconds.
+FORCED_CLOSE_FLUSH_TIMEOUT = 1.0
+
+_NOT_UPGRADE_BODY = (
+    b"426 Upgrade Required: this is a WebSocket endpoint. "
+    b"Connect with a WebSocket client (ws:// or wss://).\n"
+)
+
+
+@attrs.frozen
+class Response:
+    """A plain HTTP response, returned by a ``process_request`` hook.
+
+    Attributes:
+        status_code: the HTTP status, e.g. 200, 401, 403, 404.
+        headers: extra ``(name, value)`` pairs; Content-Length and
+            ``Connection: close`` are added for you.
+        body: the body; ``str`` is sent as UTF-8 text.
+    """
+
+    status_code: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | str = b""
+
+    def to_bytes(self) -> bytes:
+        body = self.body.encode() if isinstance(self.body, str) else self.body
+        return hs.build_http_response(self.status_code, tuple(self.headers), body)
+
+
+class WebSocketServer:
+    """A running WebSocket server.
+
+    Get one with ``server = await nursery.start(serve_websocket, handler, port)``.
+
+    Attributes:
+        listeners: the trio listeners it accepts on.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        listeners: Sequence[trio.abc.Listener[Any]],
+        *,
+        handler_nursery: trio.Nursery | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        subprotocols: Sequence[str] = (),
+        process_request: ProcessRequest | None = None,
+        options: ConnectionOptions | None = None,
+    ) -> None:
+        self._handler = handler
+        self.listeners = list(listeners)
+        self._handler_nursery = handler_nursery
+        self._ssl_context = ssl_context
+        self._subprotocols = tuple(subprotocols)
+        self._process_request = process_request
+        self.options = options or ConnectionOptions()
+        self._connections: set[WebSocket] = set()
+        self._tasks = 0
+        self._tasks_done = trio.Event()
+        self._tasks_done.set()
+        self._accept_scope = trio.CancelScope()
+        self._closing = False
+        self._stopped = trio.Event()
+
+    @property
+    def port(self) -> int:
+        """The TCP port of the first listener (handy with ``port=0``)."""
+        for listener in self.listeners:
+            sock = getattr(listener, "socket", None)
+            if sock is None:
+                transport = getattr(listener, "transport_listener", None)
+                sock = getattr(transport, "socket", None)
+            if sock is not None:
+                return int(sock.getsockname()[1])
+        raise RuntimeError("the server has no TCP listener")
+
+    async def run(
+        self,
+        *,
+        task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Accept connections until :meth:`aclose` or cancellation."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            with self._accept_scope:
+                async with trio.open_nursery() as accept_nursery:
+                    for listener in self.listeners:
+                        accept_nursery.start_soon(self._accept_loop, listener)
+                    task_status.started(self)
+            await self._stopped.wait()
+            nursery.cancel_scope.cancel()
+
+    async def aclose(self) -> None:
+        """Stop accepting, close every connection with 1001, wait, then return.
+
+        Each connection gets up to ``close_timeout`` for its closing handshake.
+        """
+        self._closing = True
+        self._accept_scope.cancel()
+        for listener in self.listeners:
+            await trio.aclose_forcefully(listener)
+        async with trio.open_nursery() as nursery:
+            for ws in list(self._connections):
+                nursery.start_soon(ws.aclose, 1001, "server shutdown")
+        timeout = self.options.close_timeout
+        with trio.move_on_after(float("inf") if timeout is None else timeout):
+            await self._tasks_done.wait()
+        self._stopped.set()
+
+    async def _accept_loop(self, listener: trio.abc.Listener[Any]) -> None:
+        async with listener:
+            while True:
+                try:
+                    stream = await listener.accept()
+                except (OSError, trio.BrokenResourceError) as exc:
+                    # Out of file descriptors and the like: do not spin.
+                    logger.error("accept() failed: %s", exc)
+                    await trio.sleep(0.1)
+                    continue
+                except trio.ClosedResourceError:
+                    return
+                nursery = self._handler_nursery or self._nursery
+                self._tasks += 1
+                self._tasks_done = (
+                    trio.Event() if self._tasks == 1 else self._tasks_done
+                )
+                nursery.start_soon(self._serve_connection, stream)
+
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+        try:
+            await self._serve_connection_inner(stream)
+        finally:
+            self._tasks -= 1
+            if self._tasks == 0:
+                self._tasks_done.set()
+
+    async def _serve_connection_inner(self, stream: trio.abc.Stream) -> None:
+        options = self.options
+        ws: WebSocket | None = None
+        try:
+            open_timeout = options.open_timeout
+            with trio.move_on_after(
+                float("inf") if open_timeout is None else open_timeout
+            ):
+                ws = await self._handshake(stream)
+            if ws is None:
+                return
+            self._connections.add(ws)
+            if self._closing:
+                await ws.aclose(1001, "server shutdown")
+                return
+            async with trio.open_nursery() as nursery:
+                ws._start(nursery)
+                await self._run_handler(ws)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.debug("connection lost during the handshake: %r", exc)
+        finally:
+            if ws is not None:
+                self._connections.discard(ws)
+                # Normally a no-op (the handler's aclose ran). When cancelled
+                # (the server's scope), still say goodbye with 1001, without
+                # waiting for the peer's answer.
+                await ws._fail(
+                    1001,
+                    "server shutdown",
+                    None,
+                    flush_timeout=FORCED_CLOSE_FLUSH_TIMEOUT,
+                )
+            await trio.aclose_forcefully(stream)
+
+    async def _run_handler(self, ws: WebSocket) -> None:
+        code, reason = 1000, ""
+        try:
+            await self._handler(ws)
+        except ConnectionClosed:
+            pass  # the peer went away: normal, and silent
+        except Exception:
+            logger.exception(
+                "WebSocket handler raised; closing its connection with 1011"
+            )
+            code, reason = 1011, "internal error"
+        await ws.aclose(code, reason)
+
+    async def _handshake(self, stream: trio.abc.Stream) -> WebSocket | None:
+        """TLS, then read and answer the HTTP request. None if not upgraded."""
+        if self._ssl_context is not None:
+            stream = trio.SSLStream(stream, self._ssl_context, server_side=True)
+            await stream.do_handshake()
+        return await _server_handshake(
+            stream,
+            subprotocols=self._subprotocols,
+            process_request=self._process_request,
+            options=self.options,
+        )
+
+
+async def _server_handshake(
+    stream: trio.abc.Stream,
+    *,
+    subprotocols: Sequence[str],
+    process_request: ProcessRequest | None,
+    options: ConnectionOptions,
+) -> WebSocket | None:
+    """Read the HTTP request on ``stream`` and answer it.
+
+    Returns the (not yet started) WebSocket after a 101, or None when the
+    request was answered with plain HTTP (process_request, 426, 4xx...).
+    """
+    reader = hs.HeadReader()
+    try:
+        while True:
+            data = await stream.receive_some(options.receive_size)
+            if not data:
+                return None  # the client left before sending a request
+            if reader.feed(data):
+                break
+        request = hs.parse_request(reader.head)
+        if process_request is not None:
+            result = process_request(request)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                await stream.send_all(result.to_bytes())
+                return None
+        if not hs.is_upgrade_request(request):
+            await stream.send_all(
+                hs.build_http_response(
+                    426,
+                    (("Upgrade", "websocket"), ("Connection", "Upgrade")),
+                    _NOT_UPGRADE_BODY,
+                )
+            )
+            return None
+        offer = hs.validate_request(request)
+    except InvalidHandshake as exc:
+        body = f"{exc.status_code} {exc}\n".encode()
+        await stream.send_all(
+            hs.build_http_response(exc.status_code, exc.headers, body)
+        )
+        return None
+    subprotocol = next((p for p in subprotocols if p in offer.subprotocols), None)
+    await stream.send_all(hs.build_accept_response(offer, subprotocol=subprotocol))
+    protocol = Protocol(
+        Role.SERVER,
+        max_message_size=options.max_message_size,
+        max_fragments=options.max_fragments,
+    )
+    return WebSocket(
+        stream,
+        protocol,
+        options,
+        subprotocol=subprotocol,
+        request=request,
+        leftover=reader.trailing,
+    )
+
+
+async def wrap_server_stream(
+    nursery: trio.Nursery,
+    stream: trio.abc.Stream,
+    *,
+    subprotocols: Sequence[str] = (),
+    **options: Unpack[OptionsDict],
+) -> WebSocket:
+    """Run the server side of the opening handshake on an existing stream.
+
+    For custom transports and tests: reads the upgrade request from
+    ``stream``, answers it and returns the open WebSocket, whose helper tasks
+    run in ``nursery``. The caller owns the connection (``await ws.aclose()``).
+
+    Raises:
+        InvalidHandshake: the request was not a valid WebSocket upgrade (it
+            has been answered with the matching HTTP error).
+    """
+    connection_options = ConnectionOptions(**options)
+    ws = await _server_handshake(
+        stream,
+        subprotocols=subprotocols,
+        process_request=None,
+        options=connection_options,
+    )
+    if ws is None:
+        raise InvalidHandshake("the client did not send a valid WebSocket upgrade")
+    ws._start(nursery)
+    return ws
+
+
+async def serve_websocket(
+    handler: Handler,
+    port: int | None,
+    *,
+    host: str | bytes | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    handler_nursery: trio.Nursery | None = None,
+    subprotocols: Sequence[str] = (),
+    process_request: ProcessRequest | None = None,
+    listeners: Sequence[trio.abc.Listener[Any]] | None = None,
+    task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
+    **options: Unpack[OptionsDict],
+) -> None:
+    """Serve WebSocket connections until cancelled or ``server.aclose()`` returns.
+
+    Use ``server = await nursery.start(serve_websocket, handler, port)`` to get
+    the :class:`WebSocketServer` (for ``.port`` and ``aclose()``).
+
+    Args:
+        handler: ``async def handler(ws)``, called for each upgraded
+            connection. Returning closes with 1000; raising is logged and
+            closes with 1011; ``ConnectionClosed`` escaping it is silent.
+        port: TCP port (0 picks a free one); ignored when ``listeners`` is given.
+        host: address to bind (None: every interface).
+        ssl_context: serve ``wss://`` with this server-side context.
+        handler_nursery: run connection tasks in this nursery instead of the
+            server's own.
+        subprotocols: supported subprotocols, by preference; the first one the
+            client offered is chosen.
+        process_request: ``(request) -> Response | None`` (sync or async),
+            called for every request before the upgrade: return a
+            :class:`Response` to answer plain HTTP (health checks, pages, 401,
+            403, 404...), or None to go on with the WebSocket handshake.
+        listeners: pre-built trio listeners (an SO_REUSEPORT socket, a Unix
+            socket...) to accept on instead of opening TCP listeners.
+        options: :class:`ConnectionOptions` fields (``max_message_size``,
+            ``message_queue_size``, ``open_timeout``, ``close_timeout``,
+            ``ping_interval``, ``ping_timeout``...).
+    """
+    connection_options = ConnectionOptions(**options)
+    if listeners is None:
+        if port is None:
+            raise TypeError("serve_websocket() needs a port or listeners")
+        listeners = await trio.open_tcp_listeners(port, host=host)
+    server = WebSocketServer(
+        handler,
+        listeners,
+        handler_nursery=handler_nursery,
+        ssl_context=ssl_context,
+        subprotocols=subprotocols,
+        process_request=process_request,
+        options=connection_options,
+    )
+    await server.run(task_status=task_status)
