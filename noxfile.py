@@ -12,7 +12,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
-LINT_PATHS = ["trio_ws", "tests", "examples", "noxfile.py"]
+LINT_PATHS = ["trio_ws", "tests", "examples", "autobahn", "noxfile.py"]
 
 
 @nox.session
@@ -35,3 +35,43 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package."""
     session.install("mypy>=1.10", "-e", ".")
     session.run("mypy", "--strict", "trio_ws")
+
+
+@nox.session
+def autobahn(session: nox.Session) -> None:
+    """Autobahn testsuite, cases 1.x-10.x, our server and our client (~1-2 min).
+
+    wstest runs on Python 2.7: needs pyenv's CPython 2.7 (fails saying so if
+    missing); its virtualenv is cached in ~/.cache/trio_ws/. Options after
+    ``--`` go to autobahn/run.py, e.g. ``nox -s autobahn -- --cases 9.*``
+    (or AUTOBAHN_CASES=...). Reports: autobahn/reports/ (summary.md).
+    """
+    session.install("virtualenv<20.22", "-e", ".")
+    session.run("python", "autobahn/run.py", *session.posargs)
+
+
+@nox.session
+def autobahn_full(session: nox.Session) -> None:
+    """Every Autobahn case, 12.x/13.x compression included (~25 min a side)."""
+    session.install("virtualenv<20.22", "-e", ".")
+    session.run("python", "autobahn/run.py", "--full", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not part of the tests): echo servers and clients under one load.
+
+    Writes benchmarks/results/latest.{json,md,png} and prints the markdown table.
+    ``nox -s bench -- --quick`` takes ~2 minutes; the full run stays under ~10.
+    """
+    session.install(
+        "-e", ".", "trio-websocket>=0.11", "websockets>=17", "matplotlib>=3.7"
+    )
+    # Outside references and the fast fixed server's loop: optional, skipped by
+    # the runner when they are missing (e.g. no wheel for this Python).
+    for optional in ("uvloop", "picows"):
+        try:
+            session.install(optional)
+        except nox.command.CommandFailed:
+            session.warn(f"{optional} did not install; its rows are skipped")
+    session.run("python", "benchmarks/run.py", *session.posargs)

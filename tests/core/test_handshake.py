@@ -128,10 +128,9 @@ def test_head_reader_one_byte_at_a_time_gives_the_same_result() -> None:
     whole = HeadReader()
     whole.feed(WIRE)
     reader = HeadReader()
-    position = 0
-    while not reader.feed(WIRE[position : position + 1]):
-        position += 1
-    assert position == len(head()) + 3  # completed on the terminator's last LF
+    done = [reader.feed(WIRE[i : i + 1]) for i in range(len(head()) + 4)]
+    assert done == [False] * (len(head()) + 3) + [True]  # True on the last LF
+    position = len(head()) + 3
     assert reader.head == whole.head
     assert reader.trailing == b""
     assert WIRE[position + 1 :] == whole.trailing
@@ -217,6 +216,12 @@ def test_head_reader_head_of_exactly_max_size_is_accepted() -> None:
     assert HeadReader().feed(data) is True
     with pytest.raises(InvalidHandshake) as info:
         HeadReader().feed(data[:-4] + b"y\r\n\r\n")
+    assert info.value.status_code == 431
+    # MAX_HEAD_SIZE bytes without the terminator can no longer fit: fail now.
+    reader = HeadReader()
+    assert reader.feed(data[:-4]) is False
+    with pytest.raises(InvalidHandshake) as info:
+        reader.feed(b"yyyy")
     assert info.value.status_code == 431
 
 
@@ -346,6 +351,13 @@ def test_malformed_header_is_400(line: str) -> None:
     data = head(request_line="GET / HTTP/1.1\r\nHost: h\r\n" + line)
     with pytest.raises(InvalidHandshake) as info:
         parse_request(data)
+    assert info.value.status_code == 400
+
+
+@pytest.mark.parametrize("line", [" X-Folded: v", "\tX-Folded: v"])
+def test_obs_fold_is_400(line: str) -> None:
+    with pytest.raises(InvalidHandshake, match="folding") as info:
+        parse_request(head(request_line="GET / HTTP/1.1\r\nX: a\r\n" + line))
     assert info.value.status_code == 400
 
 

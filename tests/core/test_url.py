@@ -130,6 +130,12 @@ def test_invalid_urls(text: str) -> None:
         parse_url(text)
 
 
+@pytest.mark.parametrize("text", ["ws://user:pw@h/", "ws://user@h:80/"])
+def test_user_information_is_rejected_with_a_clear_message(text: str) -> None:
+    with pytest.raises(InvalidURL, match="user information"):
+        parse_url(text)
+
+
 def test_invalid_url_is_a_value_error_and_a_websocket_error() -> None:
     with pytest.raises(ValueError, match="scheme") as info:
         parse_url("http://example.com/")
