@@ -20,7 +20,7 @@ from trio_ws import (
     wrap_client_stream,
     wrap_server_stream,
 )
-from trio_ws._core._events import CloseReceived, Ping
+from trio_ws._core._events import CloseReceived, Ping, TextMessage
 from trio_ws._core._frames import Opcode
 from trio_ws._core._protocol import Role
 
@@ -291,3 +291,39 @@ async def test_messages_before_a_close_are_still_delivered(
     assert server.closed is not None and server.closed.reason == "done"
     assert await raw.next_event() == CloseReceived(server.closed.__class__(1000))
     assert await raw.stream.receive_some(10) == b""  # the server closed TCP
+
+
+async def test_replies_to_messages_before_a_fault_go_out_before_the_close(
+    nursery: trio.Nursery,
+) -> None:
+    raw, server = await raw_client_and_server(nursery)
+    raw.protocol.send_text("first")
+    raw.protocol.send_frame(Opcode.CONTINUATION, b"orphan")  # the fault
+    await raw.flush()  # both frames arrive in one read
+
+    async def echo() -> None:
+        async for message in server:
+            await server.send(message)  # pragma: no branch
+
+    with pytest.raises(ConnectionClosed) as info:
+        await echo()
+    assert info.value.reason.code == 1002
+    assert await raw.next_event() == TextMessage("first")  # the echo, then the close
+    event = await raw.next_event()
+    assert isinstance(event, CloseReceived) and event.reason.code == 1002
+
+
+async def test_fault_fails_after_close_timeout_if_the_user_never_receives(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    raw, server = await raw_client_and_server(nursery, close_timeout=2)
+    raw.protocol.send_text("unread")
+    raw.protocol.send_frame(Opcode.CONTINUATION, b"orphan")
+    await raw.flush()
+    start = trio.current_time()
+    event = await raw.next_event()
+    assert isinstance(event, CloseReceived) and event.reason.code == 1002
+    assert trio.current_time() - start == pytest.approx(2, abs=0.1)
+    assert await server.receive() == "unread"  # still delivered, then the close
+    with pytest.raises(ConnectionClosed):
+        await server.receive()

@@ -12,7 +12,7 @@ import trio
 
 from ._connection import WebSocket
 from ._core import _handshake as hs
-from ._core._protocol import Protocol, Role
+from ._core._protocol import Role
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
 from ._options import ConnectionOptions, OptionsDict
@@ -229,11 +229,7 @@ async def _connect(
         raise ConnectionTimeout(
             f"opening handshake with {url.host_header} took longer than {timeout} s"
         ) from exc
-    protocol = Protocol(
-        Role.CLIENT,
-        max_message_size=options.max_message_size,
-        max_fragments=options.max_fragments,
-    )
+    protocol = options.make_protocol(Role.CLIENT)
     ws = WebSocket(
         stream,
         protocol,
@@ -362,11 +358,7 @@ async def wrap_client_stream(
         ) from exc
     ws = WebSocket(
         stream,
-        Protocol(
-            Role.CLIENT,
-            max_message_size=connection_options.max_message_size,
-            max_fragments=connection_options.max_fragments,
-        ),
+        connection_options.make_protocol(Role.CLIENT),
         connection_options,
         subprotocol=accepted.subprotocol,
         extensions=accepted.extensions,

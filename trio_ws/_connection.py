@@ -113,9 +113,11 @@ class WebSocket:
         self._request = request
         self._leftover = leftover
         self._send_lock = trio.StrictFIFOLock()
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Message](
-            options.message_queue_size
-        )
+        # None in the channel marks where the peer broke the protocol.
+        self._send_channel, self._receive_channel = trio.open_memory_channel[
+            Message | None
+        ](options.message_queue_size)
+        self._failure_reached = trio.Event()
         # Pings waiting for their pong, by payload, oldest first.
         self._pings: dict[bytes, _PendingPing] = {}
         self._close_reason: CloseReason | None = None
@@ -210,6 +212,9 @@ class WebSocket:
                         elif isinstance(event, ProtocolFailure):
                             self._close_cause = event.error
                             logger.debug("peer broke the protocol: %s", event.error)
+                if protocol.pending_failure is not None:
+                    await self._fail_in_order()
+                    return
                 if protocol.state is State.CLOSED:
                     await self._after_close_handshake()
                     return
@@ -230,6 +235,28 @@ class WebSocket:
             raise
         finally:
             self._finish(record_reason=not cancelled)
+
+    async def _fail_in_order(self) -> None:
+        """Fail the connection once the user has handled the earlier messages.
+
+        The peer broke the protocol after sending messages that are still in
+        the queue. The failure marker goes behind them; the user's receive()
+        reaching it fails the connection, so replies to those messages go out
+        before our close frame. Bounded by ``close_timeout`` if the user does
+        not receive.
+        """
+        protocol = self._protocol
+        self._close_cause = protocol.pending_failure
+        with trio.move_on_after(self._timeout(self._options.close_timeout)):
+            if not self._discard_messages:
+                await self._send_channel.send(None)
+                await self._failure_reached.wait()
+        protocol.fail_pending()
+        for event in protocol.events():
+            if isinstance(event, ProtocolFailure):
+                logger.debug("peer broke the protocol: %s", event.error)
+        await self._flush()
+        await self._after_close_handshake()
 
     async def _after_close_handshake(self) -> None:
         """Close the transport once the close frames crossed (RFC 6455 7.1.1).
@@ -330,10 +357,19 @@ class WebSocket:
                 every message received before the close was already returned.
         """
         try:
-            return await self._receive_channel.receive()
+            message = await self._receive_channel.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
-            pass
+            message = None
+        else:
+            if message is not None:
+                return message
+            self._reached_failure()
         raise self._closed_error()  # outside the except: keep __cause__, no context
+
+    def _reached_failure(self) -> None:
+        """The user got every message sent before the peer's fault: fail now."""
+        self._protocol.fail_pending()
+        self._failure_reached.set()
 
     get_message = receive  # trio-websocket name
 
@@ -451,9 +487,11 @@ class WebSocket:
     def _drain_queue(self) -> None:
         while True:
             try:
-                self._receive_channel.receive_nowait()
+                message = self._receive_channel.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
+            if message is None:
+                self._reached_failure()
 
     async def _abort(self) -> None:
         """Release the transport now and stop the helper tasks."""

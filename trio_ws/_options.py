@@ -7,7 +7,12 @@ from typing import Any, TypedDict
 
 import attrs
 
-from ._core._protocol import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from ._core._protocol import (
+    DEFAULT_MAX_FRAGMENTS,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Protocol,
+    Role,
+)
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
@@ -106,6 +111,17 @@ class ConnectionOptions:
     receive_size: int = attrs.field(
         default=DEFAULT_RECEIVE_SIZE, validator=_positive_int
     )
+
+    def make_protocol(self, role: Role) -> Protocol:
+        """The sans-I/O protocol object for one connection with these options."""
+        # defer_failure: the connection delivers the messages received before
+        # a peer fault, then fails (see WebSocket._fail_in_order).
+        return Protocol(
+            role,
+            max_message_size=self.max_message_size,
+            max_fragments=self.max_fragments,
+            defer_failure=True,
+        )
 
 
 class OptionsDict(TypedDict, total=False):

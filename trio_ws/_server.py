@@ -13,7 +13,7 @@ import trio
 
 from ._connection import WebSocket
 from ._core import _handshake as hs
-from ._core._protocol import Protocol, Role
+from ._core._protocol import Role
 from ._exceptions import ConnectionClosed, InvalidHandshake
 from ._options import ConnectionOptions, OptionsDict
 
@@ -270,11 +270,7 @@ async def _server_handshake(
         return None
     subprotocol = next((p for p in subprotocols if p in offer.subprotocols), None)
     await stream.send_all(hs.build_accept_response(offer, subprotocol=subprotocol))
-    protocol = Protocol(
-        Role.SERVER,
-        max_message_size=options.max_message_size,
-        max_fragments=options.max_fragments,
-    )
+    protocol = options.make_protocol(Role.SERVER)
     return WebSocket(
         stream,
         protocol,

@@ -446,3 +446,31 @@ def test_sending_is_refused_unless_open(state: State, command: str) -> None:
     with pytest.raises(LocalProtocolError):
         COMMANDS[command](proto)
     assert proto.data_to_send() == b""
+
+
+def test_deferred_failure_waits_for_fail_pending() -> None:
+    proto = Protocol(Role.SERVER, defer_failure=True)
+    proto.receive_data(
+        client_frame(Opcode.TEXT, b"before") + client_frame(Opcode.CONTINUATION, b"x")
+    )
+    assert proto.events() == [TextMessage("before")]
+    assert proto.pending_failure is not None
+    assert proto.state is State.OPEN
+    proto.receive_data(client_frame(Opcode.TEXT, b"ignored"))
+    assert proto.events() == []
+    proto.send_text("reply")  # still allowed: replies precede the close frame
+    proto.fail_pending()
+    events = proto.events()
+    assert_failed(proto, events, 1002)
+
+
+def test_deferred_failure_orders_reply_before_close() -> None:
+    proto = Protocol(Role.SERVER, defer_failure=True)
+    proto.receive_data(client_frame(Opcode.CONTINUATION, b"x"))
+    proto.send_text("reply")
+    proto.fail_pending()
+    frames = sent_frames(proto, from_client=False)
+    assert [f.opcode for f in frames] == [Opcode.TEXT, Opcode.CLOSE]
+    assert proto.pending_failure is None
+    proto.fail_pending()  # no-op now
+    assert proto.data_to_send() == b""

@@ -131,6 +131,13 @@ class Protocol:
             buffered.
         max_fragments: most frames a single message may span (None: no limit);
             more fails the connection with 1009.
+        defer_failure: when True, a peer fault does not fail the connection
+            at once: it is held in :attr:`pending_failure` (later input is
+            ignored, sending still works) until :meth:`fail_pending` is
+            called. This lets the I/O layer have the application handle the
+            messages that arrived before the fault first, so that replies go
+            out in wire order (RFC 6455 7.1.7 allows either; Autobahn's strict
+            mode wants this one).
     """
 
     def __init__(
@@ -139,6 +146,7 @@ class Protocol:
         *,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         max_fragments: int | None = DEFAULT_MAX_FRAGMENTS,
+        defer_failure: bool = False,
     ) -> None:
         self.role = role
         self.max_message_size = max_message_size
@@ -150,6 +158,9 @@ class Protocol:
         self.close_sent: CloseReason | None = None
         #: The peer's protocol violation, if the core failed the connection.
         self.error: RemoteProtocolError | None = None
+        #: A peer fault waiting for :meth:`fail_pending` (with ``defer_failure``).
+        self.pending_failure: RemoteProtocolError | None = None
+        self._defer_failure = defer_failure
         self._is_client = role is Role.CLIENT
         self._parser = FrameParser(expect_masked=not self._is_client)
         self._events: list[Event] = []
@@ -268,7 +279,7 @@ class Protocol:
         Never raises because of what the peer sent: a violation fails the
         connection (see the class docstring).
         """
-        if self.state is State.CLOSED:
+        if self.state is State.CLOSED or self.pending_failure is not None:
             return  # RFC 6455 7.1.1: after the closing handshake, ignore input
         if not data:
             self._transition(_Input.EOF)
@@ -284,7 +295,23 @@ class Protocol:
                     break
                 self._handle_frame(frame)
         except RemoteProtocolError as exc:
-            self._fail(exc)
+            if self._defer_failure:
+                self.pending_failure = exc
+            else:
+                self._fail(exc)
+
+    def fail_pending(self) -> None:
+        """Fail the connection because of :attr:`pending_failure`, if any.
+
+        Queues the close frame with the error's code and emits
+        :class:`ProtocolFailure`, exactly as an immediate failure would.
+        """
+        error = self.pending_failure
+        if error is None:
+            return
+        self.pending_failure = None
+        if not self._closed():
+            self._fail(error)
 
     def _closed(self) -> bool:
         # (A method, so type checkers do not narrow self.state across calls.)
