@@ -13,14 +13,33 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import http
 import os
-import re
 from collections.abc import Sequence
 
 import attrs
 
 from .._exceptions import InvalidHandshake
+from ._http import (
+    _CONTENT_LENGTH,
+    _HTTP_VERSION,
+    _TARGET,
+    _TOKEN,
+    MAX_HEAD_SIZE,
+    MAX_HEADER_LINE,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE,
+    MAX_RESPONSE_BODY,
+    Headers,
+    HeadReader,
+    build_http_response,
+    encode_head,
+    get_header,
+    header_tokens,
+    header_values,
+    parse_head,
+    split_list,
+    split_top_level,
+)
 from ._url import WebSocketURL, parse_url
 
 __all__ = [
@@ -53,41 +72,9 @@ __all__ = [
     "validate_response",
 ]
 
-# --- Limits (house rule: every bound is named and explained) -----------------
-
-# Longest request line (or status line) in bytes, CRLF excluded. RFC 7230 3.1.1
-# recommends supporting at least 8000 octets; longer lines get 414 URI Too Long.
-MAX_REQUEST_LINE = 8192
-# Longest single header line in bytes, CRLF excluded; longer ones get 431
-# Request Header Fields Too Large (RFC 6585 5). Cookies make 8 KiB realistic.
-MAX_HEADER_LINE = 8192
-# Most header lines in one head; more get 431. Browsers send ~10-20 on an
-# upgrade, so 128 leaves room for proxies while bounding the work per request.
-MAX_HEADERS = 128
-# Largest whole head in bytes (request/status line, header lines and the final
-# blank line); larger heads get 431. This bounds the memory of a HeadReader.
-MAX_HEAD_SIZE = 65536
-# How many bytes of a rejection (non-101) response body the client keeps for
-# ConnectionRejected.body; the rest is not read.
-MAX_RESPONSE_BODY = 65536
 
 # RFC 6455 1.3: the GUID appended to Sec-WebSocket-Key before hashing.
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-Headers = tuple[tuple[str, str], ...]
-"""Header fields as ``(name, value)`` pairs, in wire order, names as sent."""
-
-# RFC 7230 3.2.6: token = 1*tchar.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 7230 3.2: field-value is VCHAR / obs-text / SP / HTAB; anything else
-# below 0x20 (including CR and LF) and DEL is refused.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# RFC 7230 2.6: HTTP-version = "HTTP/" DIGIT "." DIGIT.
-_HTTP_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
-# RFC 7230 3.1.1: request-target is visible ASCII (no spaces, no controls).
-_TARGET = re.compile(r"[\x21-\x7e]+")
-# RFC 7230 3.3.2: Content-Length = 1*DIGIT (capped: 19 digits fit an int64).
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 # Headers the handshake writes itself; extra_headers may not repeat them.
 _BOTH_OWN = "upgrade connection sec-websocket-protocol sec-websocket-extensions"
@@ -116,184 +103,6 @@ def generate_key() -> str:
     """Return a fresh ``Sec-WebSocket-Key``: base64 of 16 random bytes."""
     # RFC 6455 4.1: the nonce MUST be randomly selected for each connection.
     return base64.b64encode(os.urandom(16)).decode("ascii")
-
-
-# --- Header helpers -------------------------------------------------------------
-
-
-def get_header(headers: Headers, name: str) -> str | None:
-    """Return the value of header ``name`` (case-insensitive), None if absent.
-
-    A header sent several times gives its values joined with ``", "``.
-    """
-    # RFC 7230 3.2.2: repeated list headers are equivalent to one joined value.
-    name = name.lower()
-    values = [value for key, value in headers if key.lower() == name]
-    return ", ".join(values) if values else None
-
-
-def header_tokens(headers: Headers, name: str) -> list[str]:
-    """Return the items of a comma-separated list header, lower-cased.
-
-    Whitespace is stripped and empty items dropped: ``Connection: keep-alive,
-    Upgrade`` gives ``["keep-alive", "upgrade"]``; an absent header gives [].
-    """
-    return [item.lower() for item in _split_list(get_header(headers, name))]
-
-
-def _split_list(value: str | None) -> list[str]:
-    # RFC 7230 7: #rule lists; empty elements are allowed and ignored.
-    if value is None:
-        return []
-    return [item for item in (part.strip(" \t") for part in value.split(",")) if item]
-
-
-def _split_top_level(value: str | None) -> list[str]:
-    # Like _split_list, but commas inside quoted-strings (RFC 7230 3.2.6) do not
-    # split: extension parameters may be quoted (RFC 6455 9.1).
-    if value is None:
-        return []
-    items: list[str] = []
-    start = 0
-    quoted = escaped = False
-    for index, char in enumerate(value):
-        if escaped:
-            escaped = False
-        elif quoted and char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == "," and not quoted:
-            items.append(value[start:index])
-            start = index + 1
-    items.append(value[start:])
-    return [item for item in (item.strip(" \t") for item in items) if item]
-
-
-# --- Reading a head -------------------------------------------------------------
-
-
-class HeadReader:
-    """Incremental, bounded accumulator for one HTTP head.
-
-    Feed bytes as they arrive until :meth:`feed` returns True; then
-    :attr:`head` holds the head and :attr:`trailing` whatever came after it
-    (e.g. frames a server sent right after its 101). Lines must end with
-    CRLF: a bare LF is refused (400) as soon as it arrives.
-    """
-
-    # RFC 7230 3.5 allows lenient LF-only parsing; we stay strict on purpose.
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        # Where the next search for a LF starts (bytes before it are checked).
-        self._lf_from = 0
-        self._first_line_done = False
-        self._head: bytes | None = None
-        self._trailing = b""
-
-    @property
-    def complete(self) -> bool:
-        """True once the whole head has arrived."""
-        return self._head is not None
-
-    @property
-    def head(self) -> bytes:
-        """The head **without** its final CRLF CRLF (RuntimeError if not
-        complete yet)."""
-        if self._head is None:
-            raise RuntimeError("the head is not complete yet")
-        return self._head
-
-    @property
-    def trailing(self) -> bytes:
-        """The bytes received after the head (empty until it is complete)."""
-        return self._trailing
-
-    def feed(self, data: bytes | bytearray) -> bool:
-        """Add received bytes; return True once the head is complete.
-
-        Raises:
-            InvalidHandshake: 414 when the first line exceeds
-                :data:`MAX_REQUEST_LINE`, 431 when the head (with its final
-                CRLF CRLF) exceeds :data:`MAX_HEAD_SIZE`, 400 on a bare LF.
-            RuntimeError: when called again after the head was complete.
-        """
-        if self._head is not None:
-            raise RuntimeError("feed() called after the head was complete")
-        buffer = self._buffer
-        # The terminator may straddle the previous chunk: look back 3 bytes.
-        search_from = max(0, len(buffer) - 3)
-        buffer += data
-        end = buffer.find(b"\r\n\r\n", search_from)
-        head_end = len(buffer) if end == -1 else end + 4
-        self._check_lines(head_end)
-        # Incomplete at MAX_HEAD_SIZE bytes means the head will end past it.
-        if head_end > MAX_HEAD_SIZE or (end == -1 and head_end == MAX_HEAD_SIZE):
-            raise InvalidHandshake("HTTP head too large", 431)
-        if end == -1:
-            return False
-        self._head = bytes(buffer[:end])
-        self._trailing = bytes(buffer[head_end:])
-        self._buffer = bytearray()
-        return True
-
-    def _check_lines(self, head_end: int) -> None:
-        # Checks every LF in [_lf_from, head_end): each must follow a CR, and
-        # the first one ends the request line (RFC 7230 3.1.1, 3.5).
-        buffer = self._buffer
-        position = self._lf_from
-        while (lf := buffer.find(b"\n", position, head_end)) != -1:
-            if lf == 0 or buffer[lf - 1] != 0x0D:
-                raise InvalidHandshake("bare LF in HTTP head (CRLF required)", 400)
-            if not self._first_line_done:
-                self._first_line_done = True
-                if lf - 1 > MAX_REQUEST_LINE:
-                    raise InvalidHandshake("request line too long", 414)
-            position = lf + 1
-        self._lf_from = head_end
-        if not self._first_line_done:
-            # Lower bound of the first line's length (a final CR may be the
-            # start of its CRLF).
-            length = head_end - (1 if buffer.endswith(b"\r") else 0)
-            if length > MAX_REQUEST_LINE:
-                raise InvalidHandshake("request line too long", 414)
-
-
-def _parse_head(head: bytes) -> tuple[str, Headers]:
-    # Splits a head into its first line and validated header fields, applying
-    # the named limits. Accepts the head with or without its final CRLF(s).
-    if len(head) > MAX_HEAD_SIZE:
-        raise InvalidHandshake("HTTP head too large", 431)
-    if head.endswith(b"\r\n\r\n"):
-        head = head[:-4]
-    elif head.endswith(b"\r\n"):
-        head = head[:-2]
-    # RFC 7230 3.2.4: header octets are ISO-8859-1 (never fails to decode).
-    lines = head.decode("latin-1").split("\r\n")
-    first = lines[0]
-    if len(first) > MAX_REQUEST_LINE:
-        raise InvalidHandshake("request line too long", 414)
-    if _CONTROL.search(first):
-        raise InvalidHandshake("control character in the first line", 400)
-    if len(lines) - 1 > MAX_HEADERS:
-        raise InvalidHandshake(f"more than {MAX_HEADERS} header fields", 431)
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if len(line) > MAX_HEADER_LINE:
-            raise InvalidHandshake("header line too long", 431)
-        if line[:1] in (" ", "\t"):
-            # RFC 7230 3.2.4: a server MUST reject obs-fold with 400.
-            raise InvalidHandshake("obsolete line folding in header", 400)
-        name, colon, value = line.partition(":")
-        # RFC 7230 3.2.4: no whitespace is allowed between name and colon.
-        if not colon or not _TOKEN.fullmatch(name):
-            raise InvalidHandshake(f"malformed header line {line[:64]!r}", 400)
-        value = value.strip(" \t")
-        if _CONTROL.search(value):
-            raise InvalidHandshake(f"control character in header {name!r}", 400)
-        headers.append((name, value))
-    return first, tuple(headers)
 
 
 # --- Server side ----------------------------------------------------------------
@@ -333,7 +142,7 @@ def parse_request(head: bytes) -> Request:
             HTTP/1.1; 400 for anything malformed (request line, header names
             that are not tokens, control characters, line folding).
     """
-    first, headers = _parse_head(head)
+    first, headers = parse_head(head)
     parts = first.split(" ")
     if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
         raise InvalidHandshake(f"malformed request line {first[:64]!r}", 400)
@@ -412,11 +221,11 @@ def validate_request(request: Request) -> ClientOffer:
     if "upgrade" not in header_tokens(request.headers, "Connection"):
         raise InvalidHandshake("missing Connection: Upgrade", 426, _UPGRADE_HEADERS)
     # RFC 6455 4.2.1 item 2; RFC 7230 5.4: 400 for a missing or repeated Host.
-    hosts = _values(request.headers, "host")
+    hosts = header_values(request.headers, "host")
     if len(hosts) != 1 or not hosts[0]:
         raise InvalidHandshake("missing or repeated Host header", 400)
     # RFC 6455 4.2.1 item 5: base64 of a 16-byte value; exactly one header.
-    keys = _values(request.headers, "sec-websocket-key")
+    keys = header_values(request.headers, "sec-websocket-key")
     if len(keys) != 1:
         raise InvalidHandshake("missing or repeated Sec-WebSocket-Key", 400)
     key = keys[0]
@@ -434,34 +243,10 @@ def validate_request(request: Request) -> ClientOffer:
         )
     return ClientOffer(
         key=key,
-        subprotocols=tuple(_split_list(request.get("Sec-WebSocket-Protocol"))),
-        extensions=tuple(_split_top_level(request.get("Sec-WebSocket-Extensions"))),
+        subprotocols=tuple(split_list(request.get("Sec-WebSocket-Protocol"))),
+        extensions=tuple(split_top_level(request.get("Sec-WebSocket-Extensions"))),
         origin=request.get("Origin"),
     )
-
-
-def _values(headers: Headers, lower_name: str) -> list[str]:
-    return [value for name, value in headers if name.lower() == lower_name]
-
-
-def _encode_head(first_line: str, headers: Headers) -> bytes:
-    # Serializes a head, refusing anything that could split it: header names
-    # must be tokens and values must not hold CR, LF or other controls
-    # (RFC 7230 3.2), so user-supplied headers cannot inject lines.
-    if _CONTROL.search(first_line):
-        raise ValueError(f"control character in {first_line!r}")
-    lines = [first_line]
-    for name, value in headers:
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"invalid header name {name!r}")
-        if _CONTROL.search(value):
-            raise ValueError(f"invalid value for header {name!r}: {value!r}")
-        lines.append(f"{name}: {value}")
-    lines.append("\r\n")
-    try:
-        return "\r\n".join(lines).encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError("header values must be ISO-8859-1 text") from None
 
 
 def _check_extra(extra_headers: Headers, own: frozenset[str]) -> None:
@@ -498,46 +283,7 @@ def build_accept_response(
     if extensions:
         headers.append(("Sec-WebSocket-Extensions", extensions))
     headers.extend(extra_headers)
-    return _encode_head("HTTP/1.1 101 Switching Protocols", tuple(headers))
-
-
-def build_http_response(
-    status_code: int, headers: Headers = (), body: bytes = b""
-) -> bytes:
-    """Return a whole plain HTTP/1.1 response (a rejection, a hook's answer).
-
-    The reason phrase is the standard one (empty for unknown codes).
-    ``Content-Length`` and ``Connection: close`` are added unless given, and
-    ``Content-Type: text/plain; charset=utf-8`` for a body without one.
-
-    Raises:
-        ValueError: a status outside 100-599; a body with a 1xx, 204 or 304
-            status; a ``Content-Length`` that does not match the body; a
-            header name that is not a token or a value holding CR, LF or
-            another control character (no response splitting).
-    """
-    if not 100 <= status_code <= 599:
-        raise ValueError(f"invalid HTTP status code {status_code}")
-    try:
-        reason = http.HTTPStatus(status_code).phrase
-    except ValueError:
-        reason = ""  # RFC 7230 3.1.2: the reason-phrase may be empty
-    # RFC 7230 3.3.2-3.3.3: these statuses never carry a body or a length.
-    no_body = status_code < 200 or status_code in (204, 304)
-    if no_body and body:
-        raise ValueError(f"a {status_code} response cannot have a body")
-    all_headers = list(headers)
-    length = get_header(headers, "Content-Length")
-    if length is not None and length != str(len(body)):
-        raise ValueError("Content-Length does not match the body")
-    if length is None and not no_body:
-        all_headers.append(("Content-Length", str(len(body))))
-    if body and get_header(headers, "Content-Type") is None:
-        all_headers.append(("Content-Type", "text/plain; charset=utf-8"))
-    if get_header(headers, "Connection") is None:
-        all_headers.append(("Connection", "close"))
-    head = _encode_head(f"HTTP/1.1 {status_code} {reason}", tuple(all_headers))
-    return head + body
+    return encode_head("HTTP/1.1 101 Switching Protocols", tuple(headers))
 
 
 # --- Client side ----------------------------------------------------------------
@@ -588,7 +334,7 @@ def build_request(
     if extensions:
         headers.append(("Sec-WebSocket-Extensions", ", ".join(extensions)))
     headers.extend(extra_headers)
-    return _encode_head(f"GET {url.resource} HTTP/1.1", tuple(headers))
+    return encode_head(f"GET {url.resource} HTTP/1.1", tuple(headers))
 
 
 @attrs.frozen
@@ -616,7 +362,7 @@ def parse_response(head: bytes) -> Response:
         InvalidHandshake: a malformed status line or headers, or a limit
             exceeded (as for :func:`parse_request`).
     """
-    first, headers = _parse_head(head)
+    first, headers = parse_head(head)
     version, _, rest = first.partition(" ")
     code, _, reason = rest.partition(" ")
     if version not in ("HTTP/1.1", "HTTP/1.0"):
@@ -670,7 +416,7 @@ def validate_response(
     if chosen_extensions is not None and not extensions:
         raise InvalidHandshake("server chose extensions that were not offered")
     # RFC 6455 4.1, client check 6: at most one subprotocol, one we offered.
-    chosen = _split_list(response.get("Sec-WebSocket-Protocol"))
+    chosen = split_list(response.get("Sec-WebSocket-Protocol"))
     if len(chosen) > 1:
         raise InvalidHandshake("server chose more than one subprotocol")
     if chosen and chosen[0] not in subprotocols:
