@@ -126,6 +126,7 @@ class WebSocket:
         self._reader_done = trio.Event()
         self._stream_closed = False
         self._helpers_scope: trio.CancelScope | None = None
+        self._aborting = False
         # Read once: the socket cannot tell them any more after it is closed.
         self._local = _endpoint(stream, local=True)
         self._remote = _endpoint(stream, local=False)
@@ -174,16 +175,20 @@ class WebSocket:
         nursery.start_soon(self._run_helpers)
 
     async def _run_helpers(self) -> None:
-        with trio.CancelScope() as scope:
-            self._helpers_scope = scope
-            async with trio.open_nursery() as nursery:
-                options = self._options
-                if options.ping_interval is not None:
-                    nursery.start_soon(
-                        keepalive, self, options.ping_interval, options.ping_timeout
-                    )
-                await self._reader()
-                nursery.cancel_scope.cancel()
+        # The reader needs no cancel scope: _abort() closes the stream and the
+        # channel, which wakes it wherever it waits. Without keepalive there is
+        # no nursery either (memory per idle connection counts).
+        options = self._options
+        if options.ping_interval is None:
+            await self._reader()
+            return
+        async with trio.open_nursery() as nursery:
+            self._helpers_scope = nursery.cancel_scope
+            nursery.start_soon(
+                keepalive, self, options.ping_interval, options.ping_timeout
+            )
+            await self._reader()
+            nursery.cancel_scope.cancel()
 
     async def _reader(self) -> None:
         protocol = self._protocol
@@ -226,7 +231,9 @@ class WebSocket:
                     )
                     return
         except _TRANSPORT_ERRORS as exc:
-            if self._close_cause is None:
+            if self._aborting:
+                cancelled = True  # _abort() closed the stream under us
+            elif self._close_cause is None:
                 self._close_cause = exc
         except trio.Cancelled:
             # Whoever cancelled us (aclose, _fail, a cancelled nursery) knows
@@ -293,10 +300,19 @@ class WebSocket:
 
     async def _flush(self) -> None:
         """Send whatever the protocol queued, under the send lock."""
-        async with self._send_lock:
+        # Uncontended, take the lock without a checkpoint of its own:
+        # send_all() checkpoints anyway, and this is the per-message hot path.
+        lock = self._send_lock
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             data = self._protocol.data_to_send()
             if data:
                 await self._stream.send_all(data)
+        finally:
+            lock.release()
 
     def _closed_error(self) -> ConnectionClosed:
         reason = self._close_reason
@@ -494,8 +510,13 @@ class WebSocket:
                 self._reached_failure()
 
     async def _abort(self) -> None:
-        """Release the transport now and stop the helper tasks."""
-        await self._close_stream()
+        """Release the transport now and stop the helper tasks.
+
+        Bookkeeping first, synchronously: the final ``await`` raises Cancelled
+        when the caller's scope is cancelled (after closing the stream).
+        """
+        self._aborting = True
+        self._send_channel.close()  # wakes a reader blocked on a full queue
         if self._helpers_scope is not None:
             self._helpers_scope.cancel()
         if self._close_reason is None:
@@ -504,9 +525,9 @@ class WebSocket:
                 # We closed the transport before the closing handshake ended.
                 reason = CloseReason(1006, "closing handshake did not complete")
             self._close_reason = reason
-        self._send_channel.close()
         for pending in self._pings.values():
             pending.event.set()
+        await self._close_stream()
 
     async def _fail(
         self,
