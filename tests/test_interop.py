@@ -133,8 +133,9 @@ async def test_our_client_their_server_text_and_binary() -> None:
                 assert reply == BINARY
                 await ws.send(b"")
                 assert await ws.receive() == b""
-                # websockets offers compression by default; we do not negotiate it
-                assert ws.extensions is None
+                # Both sides have permessage-deflate on by default.
+                assert ws.extensions is not None
+                assert ws.extensions.startswith("permessage-deflate")
             assert ws.closed is not None
             assert ws.closed.code == 1000
 
@@ -240,7 +241,7 @@ async def test_their_client_our_server_text_binary_large(
             for message in (TEXT, "", BINARY, b"", payload):
                 ws.send(message)
                 got.append(ws.recv(timeout=SYNC_TIMEOUT))
-            # we must not have accepted permessage-deflate (websockets offers it)
+            # permessage-deflate was negotiated (on by default on both sides)
             got.append(ws.response.headers.get("Sec-WebSocket-Extensions"))
             return got
 
@@ -256,7 +257,7 @@ async def test_their_client_our_server_text_binary_large(
     assert isinstance(got[2], bytes)
     assert got[3] == b""
     assert got[4] == payload
-    assert got[5] is None
+    assert got[5].startswith("permessage-deflate")
 
 
 async def test_their_client_our_server_default_limit_fits_one_mib(
@@ -413,3 +414,69 @@ async def test_our_server_close_code_reaches_their_client(
         await server.aclose()
     assert issubclass(exc_type, TheirConnectionClosed)
     assert (code, reason) == (4004, "server bye")
+
+
+# ------------------------------------------------ compression, both ways
+
+COMPRESSIBLE = ("all work and no play makes jack a dull boy. " * 30000)[: MIB - 100]
+
+
+async def test_compressed_both_ways_our_client(nursery: trio.Nursery) -> None:
+    seen: list[str | None] = []
+
+    def handler(ws: ServerConnection) -> None:
+        seen.append(
+            ws.request.headers.get("Sec-WebSocket-Extensions") if ws.request else None
+        )
+        for message in ws:
+            ws.send(message)
+
+    async with their_server(handler) as port:
+        with trio.fail_after(TIMEOUT):
+            async with open_websocket_url(f"ws://127.0.0.1:{port}/") as ws:
+                assert ws.extensions is not None
+                for _ in range(3):  # context takeover across messages
+                    await ws.send(COMPRESSIBLE)
+                    assert await ws.receive() == COMPRESSIBLE
+                await ws.send(COMPRESSIBLE.encode(), compress=False)
+                assert await ws.receive() == COMPRESSIBLE.encode()
+                await ws.send(b"tiny")  # under the threshold: sent as is
+                assert await ws.receive() == b"tiny"
+    assert seen[0] is not None and "permessage-deflate" in seen[0]
+
+
+async def test_compressed_both_ways_their_client(nursery: trio.Nursery) -> None:
+    def client(port: int) -> list[Any]:
+        with connect_theirs(port) as ws:
+            got: list[Any] = [ws.response.headers.get("Sec-WebSocket-Extensions")]
+            for message in (COMPRESSIBLE, COMPRESSIBLE, COMPRESSIBLE.encode(), "x"):
+                ws.send(message)
+                got.append(ws.recv(timeout=SYNC_TIMEOUT))
+            return got
+
+    server = await run_our_server(nursery, our_echo)
+    try:
+        with trio.fail_after(TIMEOUT):
+            got = await in_thread(client, server.port)
+    finally:
+        await server.aclose()
+    assert got[0].startswith("permessage-deflate")
+    assert got[1:] == [COMPRESSIBLE, COMPRESSIBLE, COMPRESSIBLE.encode(), "x"]
+
+
+async def test_compression_off_on_our_side(nursery: trio.Nursery) -> None:
+    def client(port: int) -> list[Any]:
+        with connect_theirs(port) as ws:
+            ws.send(COMPRESSIBLE)
+            return [
+                ws.response.headers.get("Sec-WebSocket-Extensions"),
+                ws.recv(SYNC_TIMEOUT),
+            ]
+
+    server = await run_our_server(nursery, our_echo, compression=None)
+    try:
+        with trio.fail_after(TIMEOUT):
+            got = await in_thread(client, server.port)
+    finally:
+        await server.aclose()
+    assert got == [None, COMPRESSIBLE]

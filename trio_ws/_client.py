@@ -12,6 +12,7 @@ import trio
 
 from ._connection import WebSocket
 from ._core import _handshake as hs
+from ._core._deflate import DeflateParams, client_accept, client_offer
 from ._core._protocol import Role
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
@@ -217,27 +218,19 @@ async def _connect(
     timeout = options.open_timeout
     try:
         with trio.fail_after(float("inf") if timeout is None else timeout):
-            stream, accepted, leftover = await _open_and_handshake(
+            stream, accepted, params, leftover = await _open_and_handshake(
                 url,
                 use_ssl=use_ssl,
                 subprotocols=subprotocols,
                 extra_headers=extra_headers,
                 origin=origin,
-                receive_size=options.receive_size,
+                options=options,
             )
     except trio.TooSlowError as exc:
         raise ConnectionTimeout(
             f"opening handshake with {url.host_header} took longer than {timeout} s"
         ) from exc
-    protocol = options.make_protocol(Role.CLIENT)
-    ws = WebSocket(
-        stream,
-        protocol,
-        options,
-        subprotocol=accepted.subprotocol,
-        extensions=accepted.extensions,
-        leftover=leftover,
-    )
+    ws = _client_websocket(stream, accepted, params, leftover, options)
     ws._start(nursery)
     return ws
 
@@ -249,8 +242,8 @@ async def _open_and_handshake(
     subprotocols: Sequence[str],
     extra_headers: Headers,
     origin: str | None,
-    receive_size: int,
-) -> tuple[trio.abc.Stream, hs.AcceptedResponse, bytes]:
+    options: ConnectionOptions,
+) -> tuple[trio.abc.Stream, hs.AcceptedResponse, DeflateParams | None, bytes]:
     """TCP connect, TLS if asked, then the opening handshake."""
     stream: trio.abc.Stream = await trio.open_tcp_stream(url.host, url.port)
     try:
@@ -269,18 +262,18 @@ async def _open_and_handshake(
                 if isinstance(cause, OSError):
                     raise cause from None
                 raise
-        accepted, leftover = await _client_handshake(
+        accepted, params, leftover = await _client_handshake(
             stream,
             url,
             subprotocols=subprotocols,
             extra_headers=extra_headers,
             origin=origin,
-            receive_size=receive_size,
+            options=options,
         )
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
-    return stream, accepted, leftover
+    return stream, accepted, params, leftover
 
 
 async def _client_handshake(
@@ -290,14 +283,22 @@ async def _client_handshake(
     subprotocols: Sequence[str],
     extra_headers: Headers,
     origin: str | None,
-    receive_size: int,
-) -> tuple[hs.AcceptedResponse, bytes]:
-    """Send the upgrade request and check the answer; return it and leftover bytes."""
+    options: ConnectionOptions,
+) -> tuple[hs.AcceptedResponse, DeflateParams | None, bytes]:
+    """Send the upgrade request and check the answer.
+
+    Returns what the server accepted, the negotiated permessage-deflate
+    parameters (or None) and the bytes received after the 101.
+    """
     key = hs.generate_key()
+    compression = options.compression
+    offers = [client_offer(compression)] if compression is not None else []
+    receive_size = options.receive_size
     request = hs.build_request(
         url,
         key,
         subprotocols=subprotocols,
+        extensions=offers,
         extra_headers=tuple(extra_headers),
         origin=origin,
     )
@@ -315,8 +316,30 @@ async def _client_handshake(
     if response.status_code != 101:
         body = await _read_body(stream, response, reader.trailing, receive_size)
         raise ConnectionRejected(response.status_code, response.headers, body)
-    accepted = hs.validate_response(response, key=key, subprotocols=subprotocols)
-    return accepted, reader.trailing
+    accepted = hs.validate_response(
+        response, key=key, subprotocols=subprotocols, extensions=offers
+    )
+    params = None
+    if accepted.extensions is not None and compression is not None:
+        params = client_accept(accepted.extensions, compression)
+    return accepted, params, reader.trailing
+
+
+def _client_websocket(
+    stream: trio.abc.Stream,
+    accepted: hs.AcceptedResponse,
+    params: DeflateParams | None,
+    leftover: bytes,
+    options: ConnectionOptions,
+) -> WebSocket:
+    return WebSocket(
+        stream,
+        options.make_protocol(Role.CLIENT, params),
+        options,
+        subprotocol=accepted.subprotocol,
+        extensions=accepted.extensions,
+        leftover=leftover,
+    )
 
 
 async def wrap_client_stream(
@@ -344,26 +367,19 @@ async def wrap_client_stream(
     timeout = connection_options.open_timeout
     try:
         with trio.fail_after(float("inf") if timeout is None else timeout):
-            accepted, leftover = await _client_handshake(
+            accepted, params, leftover = await _client_handshake(
                 stream,
                 url,
                 subprotocols=subprotocols,
                 extra_headers=extra_headers,
                 origin=origin,
-                receive_size=connection_options.receive_size,
+                options=connection_options,
             )
     except trio.TooSlowError as exc:
         raise ConnectionTimeout(
             f"opening handshake took longer than {timeout} s"
         ) from exc
-    ws = WebSocket(
-        stream,
-        connection_options.make_protocol(Role.CLIENT),
-        connection_options,
-        subprotocol=accepted.subprotocol,
-        extensions=accepted.extensions,
-        leftover=leftover,
-    )
+    ws = _client_websocket(stream, accepted, params, leftover, connection_options)
     ws._start(nursery)
     return ws
 

@@ -328,11 +328,23 @@ class WebSocket:
             error.__cause__ = cause
         return error
 
-    async def send(self, message: str | bytes | bytearray | memoryview) -> None:
+    async def send(
+        self,
+        message: str | bytes | bytearray | memoryview,
+        *,
+        compress: bool | None = None,
+    ) -> None:
         """Send one message: ``str`` as text, bytes-like as binary.
 
         Concurrent calls from several tasks are safe; their messages are sent
         whole, one after the other.
+
+        Args:
+            compress: with permessage-deflate negotiated, None (default)
+                compresses messages at or over the size threshold; False sends
+                this message uncompressed (for data that is already
+                compressed: JPEG, gzip...); True compresses it whatever its
+                size. Ignored when compression was not negotiated.
 
         Raises:
             ConnectionClosed: the connection is closed or closing.
@@ -343,9 +355,9 @@ class WebSocket:
             raise self._closed_error()
         try:
             if isinstance(message, str):
-                protocol.send_text(message)
+                protocol.send_text(message, compress=compress)
             elif isinstance(message, bytes | bytearray | memoryview):
-                protocol.send_binary(message)
+                protocol.send_binary(message, compress=compress)
             else:
                 raise TypeError(
                     f"message must be str or bytes-like, not {type(message).__name__}"

@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 import attrs
 
+from ._core._deflate import DeflateOptions, DeflateParams, PerMessageDeflate
 from ._core._protocol import (
     DEFAULT_MAX_FRAGMENTS,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -68,6 +69,18 @@ def _positive_int(_inst: object, attribute: attrs.Attribute[Any], value: int) ->
         raise ValueError(f"{attribute.name} must be a positive integer, not {value!r}")
 
 
+def _compression_options(value: str | DeflateOptions | None) -> DeflateOptions | None:
+    # compression="deflate" (the default) offers/accepts permessage-deflate with
+    # the memory-frugal defaults; a DeflateOptions tunes it; None disables it.
+    if value is None or isinstance(value, DeflateOptions):
+        return value
+    if value == "deflate":
+        return DeflateOptions()
+    raise ValueError(
+        f"compression must be 'deflate', a DeflateOptions or None, not {value!r}"
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ConnectionOptions:
     """The keyword options every entry point accepts (same names everywhere).
@@ -85,6 +98,10 @@ class ConnectionOptions:
         ping_timeout: seconds to wait for a keepalive pong before closing with
             1011 (None: wait forever).
         receive_size: largest single read from the transport.
+        compression: ``"deflate"`` (default) negotiates permessage-deflate
+            (RFC 7692) with memory-frugal settings; a :class:`DeflateOptions`
+            sets window bits, memory level, compression level and the size
+            threshold below which messages go uncompressed; None disables it.
     """
 
     max_message_size: int | None = attrs.field(
@@ -111,9 +128,23 @@ class ConnectionOptions:
     receive_size: int = attrs.field(
         default=DEFAULT_RECEIVE_SIZE, validator=_positive_int
     )
+    compression: DeflateOptions | None = attrs.field(
+        default=DeflateOptions(), converter=_compression_options
+    )
 
-    def make_protocol(self, role: Role) -> Protocol:
-        """The sans-I/O protocol object for one connection with these options."""
+    def make_protocol(
+        self, role: Role, deflate: DeflateParams | None = None
+    ) -> Protocol:
+        """The sans-I/O protocol object for one connection with these options.
+
+        Args:
+            deflate: the negotiated permessage-deflate parameters, if any.
+        """
+        extension = None
+        if deflate is not None and self.compression is not None:
+            extension = PerMessageDeflate(
+                deflate, is_client=role is Role.CLIENT, options=self.compression
+            )
         # defer_failure: the connection delivers the messages received before
         # a peer fault, then fails (see WebSocket._fail_in_order).
         return Protocol(
@@ -121,6 +152,7 @@ class ConnectionOptions:
             max_message_size=self.max_message_size,
             max_fragments=self.max_fragments,
             defer_failure=True,
+            extension=extension,
         )
 
 
@@ -135,3 +167,4 @@ class OptionsDict(TypedDict, total=False):
     ping_interval: float | None
     ping_timeout: float | None
     receive_size: int
+    compression: str | DeflateOptions | None

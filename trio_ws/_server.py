@@ -13,6 +13,7 @@ import trio
 
 from ._connection import WebSocket
 from ._core import _handshake as hs
+from ._core._deflate import server_negotiate
 from ._core._protocol import Role
 from ._exceptions import ConnectionClosed, InvalidHandshake
 from ._options import ConnectionOptions, OptionsDict
@@ -262,6 +263,9 @@ async def _server_handshake(
             )
             return None
         offer = hs.validate_request(request)
+        params = None
+        if options.compression is not None and offer.extensions:
+            params = server_negotiate(offer.extensions, options.compression)
     except InvalidHandshake as exc:
         body = f"{exc.status_code} {exc}\n".encode()
         await stream.send_all(
@@ -269,13 +273,16 @@ async def _server_handshake(
         )
         return None
     subprotocol = next((p for p in subprotocols if p in offer.subprotocols), None)
-    await stream.send_all(hs.build_accept_response(offer, subprotocol=subprotocol))
-    protocol = options.make_protocol(Role.SERVER)
+    extensions = params.response_header() if params is not None else None
+    await stream.send_all(
+        hs.build_accept_response(offer, subprotocol=subprotocol, extensions=extensions)
+    )
     return WebSocket(
         stream,
-        protocol,
+        options.make_protocol(Role.SERVER, params),
         options,
         subprotocol=subprotocol,
+        extensions=extensions,
         request=request,
         leftover=reader.trailing,
     )

@@ -26,6 +26,7 @@ import enum
 import struct
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
+from ._deflate import PerMessageDeflate
 from ._events import (
     BinaryMessage,
     CloseReason,
@@ -138,6 +139,9 @@ class Protocol:
             messages that arrived before the fault first, so that replies go
             out in wire order (RFC 6455 7.1.7 allows either; Autobahn's strict
             mode wants this one).
+        extension: the negotiated permessage-deflate state (RFC 7692), or
+            None. With it, RSV1 on a message's first frame means the message
+            is compressed; inflating is bounded by ``max_message_size``.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class Protocol:
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         max_fragments: int | None = DEFAULT_MAX_FRAGMENTS,
         defer_failure: bool = False,
+        extension: PerMessageDeflate | None = None,
     ) -> None:
         self.role = role
         self.max_message_size = max_message_size
@@ -169,8 +174,11 @@ class Protocol:
         self._msg_opcode: Opcode | None = None
         self._msg_binary = bytearray()
         self._msg_text: list[str] = []
-        self._msg_size = 0
+        self._msg_size = 0  # bytes delivered so far (inflated)
+        self._msg_wire = 0  # payload bytes received so far (maybe compressed)
+        self._msg_compressed = False
         self._msg_fragments = 0
+        self.extension = extension
         self._utf8: codecs.IncrementalDecoder | None = None
         # Bytes of the frame being received already fed to the UTF-8 decoder.
         self._peeked = 0
@@ -214,15 +222,38 @@ class Protocol:
 
     # ---------------------------------------------------------------- commands
 
-    def send_text(self, text: str) -> None:
-        """Queue a text message (one frame)."""
-        self._check_can_send("send a message")
-        self._queue(Opcode.TEXT, text.encode())
+    def send_text(self, text: str, *, compress: bool | None = None) -> None:
+        """Queue a text message (one frame).
 
-    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
-        """Queue a binary message (one frame)."""
+        Args:
+            compress: with permessage-deflate negotiated, None compresses
+                messages at or over the threshold, False sends this one as
+                is (already compressed data), True compresses it regardless
+                of size. Without the extension messages go uncompressed.
+        """
         self._check_can_send("send a message")
-        self._queue(Opcode.BINARY, data if isinstance(data, bytes) else bytes(data))
+        self._queue_message(Opcode.TEXT, text.encode(), compress)
+
+    def send_binary(
+        self, data: bytes | bytearray | memoryview, *, compress: bool | None = None
+    ) -> None:
+        """Queue a binary message (one frame); ``compress`` as for send_text()."""
+        self._check_can_send("send a message")
+        self._queue_message(
+            Opcode.BINARY, data if isinstance(data, bytes) else bytes(data), compress
+        )
+
+    def _queue_message(
+        self, opcode: Opcode, payload: bytes, compress: bool | None
+    ) -> None:
+        ext = self.extension
+        if ext is not None and (
+            ext.should_compress(len(payload)) if compress is None else compress
+        ):
+            # RFC 7692 6: RSV1 on the (first) frame marks a compressed message.
+            self._queue(opcode, ext.compress(payload), rsv1=True)
+        else:
+            self._queue(opcode, payload)
 
     def send_frame(self, opcode: Opcode, payload: bytes, *, fin: bool = True) -> None:
         """Queue one data frame of a fragmented message (for streaming senders).
@@ -318,37 +349,64 @@ class Protocol:
         return self.state is State.CLOSED
 
     def _frame_limit(self) -> int | None:
-        if self.max_message_size is None:
+        limit = self.max_message_size
+        if limit is None:
             return None
-        return self.max_message_size - self._msg_size
+        if self.extension is None:
+            return limit - self._msg_size
+        # A compressed payload can be larger than what it inflates to: zlib's
+        # deflateBound() for non-default settings allows ~14% (n/8 + n/64).
+        # The inflated size is checked exactly by the decompressor, the size
+        # of an uncompressed message by _check_size().
+        return limit + (limit >> 3) + (limit >> 6) + 64 - self._msg_wire
+
+    def _check_size(self, size: int) -> None:
+        limit = self.max_message_size
+        if limit is not None and size > limit:
+            raise RemoteProtocolError(
+                f"message exceeds the size limit ({size} bytes)", 1009
+            )
 
     def _handle_frame(self, frame: Frame) -> None:
         opcode = frame.opcode
+        payload = frame.payload
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
-            # RFC 6455 5.2: non-zero RSV bits need a negotiated extension.
-            raise RemoteProtocolError(
-                "reserved bits set without a negotiated extension"
-            )
+            self._check_rsv(frame)
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if self._msg_opcode is not None:
                 raise RemoteProtocolError(
                     "new data frame while a fragmented message is open"
                 )
+            if frame.rsv1:
+                assert self.extension is not None  # checked by _check_rsv
+                self.extension.start_message(self.max_message_size)
+                payload = self.extension.decompress(payload, final=frame.fin)
+                self._msg_compressed = True
+            elif self.extension is not None:
+                self._check_size(len(payload))
             if frame.fin:
                 # The common case: a whole message in one frame.
-                self._deliver_single(opcode, frame.payload)
+                self._msg_compressed = False
+                self._deliver_single(opcode, payload)
                 return
             self._msg_opcode = opcode
+            self._msg_wire = len(frame.payload)
             if opcode is Opcode.TEXT and self._utf8 is None:
                 # (A decoder may exist already if this frame was peeked at.)
                 self._utf8 = _Utf8Decoder()
-            self._add_fragment(frame.payload, final=False)
+            self._add_fragment(payload, final=False)
         elif opcode is Opcode.CONTINUATION:
             if self._msg_opcode is None:
                 raise RemoteProtocolError(
                     "continuation frame without a message in progress"
                 )
-            self._add_fragment(frame.payload, final=frame.fin)
+            self._msg_wire += len(payload)
+            if self._msg_compressed:
+                assert self.extension is not None
+                payload = self.extension.decompress(payload, final=frame.fin)
+            elif self.extension is not None:
+                self._check_size(self._msg_size + len(payload))
+            self._add_fragment(payload, final=frame.fin)
         elif opcode is Opcode.PING:
             self._events.append(Ping(frame.payload))
             if self.state is State.OPEN:
@@ -358,6 +416,18 @@ class Protocol:
             self._events.append(Pong(frame.payload))
         else:
             self._handle_close(frame.payload)
+
+    def _check_rsv(self, frame: Frame) -> None:
+        # RFC 6455 5.2: non-zero RSV bits need a negotiated extension; RFC 7692
+        # 6: permessage-deflate uses RSV1, on the first frame of a message only.
+        if frame.rsv2 or frame.rsv3 or self.extension is None:
+            raise RemoteProtocolError(
+                "reserved bits set without a negotiated extension"
+            )
+        if frame.opcode is Opcode.CONTINUATION:
+            raise RemoteProtocolError("RSV1 set on a continuation frame")
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
+            raise RemoteProtocolError("RSV1 set on a control frame")
 
     def _deliver_single(self, opcode: Opcode, payload: bytes) -> None:
         if opcode is Opcode.BINARY:
@@ -421,6 +491,8 @@ class Protocol:
             self._msg_binary = bytearray()
         self._msg_opcode = None
         self._msg_size = 0
+        self._msg_wire = 0
+        self._msg_compressed = False
         self._msg_fragments = 0
 
     def _validate_pending_text(self) -> None:
@@ -432,8 +504,12 @@ class Protocol:
         if opcode is Opcode.TEXT:
             if self._msg_opcode is not None or pending.rsv1:
                 return  # the frame itself is invalid; it fails once complete
-        elif opcode is not Opcode.CONTINUATION or self._msg_opcode is not Opcode.TEXT:
-            return
+        elif (
+            opcode is not Opcode.CONTINUATION
+            or self._msg_opcode is not Opcode.TEXT
+            or self._msg_compressed
+        ):
+            return  # only uncompressed text payloads can be checked early
         chunk = self._parser.peek_payload(self._peeked)
         if not chunk:
             return
@@ -508,9 +584,11 @@ class Protocol:
                 f"control frame payload of {len(payload)} bytes (limit 125)"
             )
 
-    def _queue(self, opcode: int, payload: bytes, *, fin: bool = True) -> None:
+    def _queue(
+        self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
+    ) -> None:
         key = random_mask_key() if self._is_client else None
-        self._out.append(build_frame(opcode, payload, fin=fin, mask_key=key))
+        self._out.append(build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key))
 
 
 def _close_payload(code: int | None, reason: str) -> bytes:
