@@ -12,7 +12,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
-LINT_PATHS = ["trio_ws", "tests", "examples", "autobahn", "noxfile.py"]
+LINT_PATHS = ["trio_ws", "tests", "examples", "autobahn", "benchmarks", "noxfile.py"]
 
 
 @nox.session
