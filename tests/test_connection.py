@@ -327,3 +327,71 @@ async def test_fault_fails_after_close_timeout_if_the_user_never_receives(
     assert await server.receive() == "unread"  # still delivered, then the close
     with pytest.raises(ConnectionClosed):
         await server.receive()
+
+
+class CountingStream(trio.abc.Stream):
+    """Wraps a stream and counts send_all() calls."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_replies_to_a_burst_share_writes_and_keep_their_order(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    counting = CountingStream(server_stream)
+    raw = RawPeer(client_stream, Role.CLIENT)
+    servers: list[WebSocket] = []
+
+    async def server_side() -> None:
+        servers.append(
+            await wrap_server_stream(nursery, counting, message_queue_size=256)
+        )
+
+    async with trio.open_nursery() as handshake:
+        handshake.start_soon(server_side)
+        await raw.client_handshake()
+    server = servers[0]
+    for i in range(200):
+        raw.protocol.send_text(f"m{i}")
+    await raw.flush()  # 200 messages in one write
+    writes_before = counting.writes
+    for i in range(200):
+        message = await server.receive()
+        assert message == f"m{i}"
+        await server.send(message)
+    received = [await raw.next_event() for _ in range(200)]
+    assert received == [TextMessage(f"m{i}") for i in range(200)]
+    # Far fewer writes than messages: replies were batched.
+    assert counting.writes - writes_before < 50
+    await server.aclose()
+
+
+async def test_receive_with_queued_messages_still_honours_cancellation(
+    nursery: trio.Nursery,
+) -> None:
+    raw, server = await raw_client_and_server(nursery, message_queue_size=64)
+    for i in range(50):
+        raw.protocol.send_text(str(i))
+    await raw.flush()
+    assert await server.receive() == "0"  # the rest are queued now
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await server.receive()
+    assert scope.cancelled_caught
+    assert await server.receive() == "1"  # nothing was lost to the cancellation

@@ -44,6 +44,16 @@ Message = str | bytes
 
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
+# receive() hands over messages that are already queued without yielding to
+# the scheduler (it still raises at once when cancelled), but yields at least
+# once every this many messages, so one busy connection cannot starve others.
+MAX_RECEIVES_WITHOUT_YIELD = 32
+
+# While queued messages wait to be received, send() may leave its frame in the
+# outgoing buffer for a helper to write together with the next replies, up to
+# this many bytes; beyond it, send() writes (and waits for the socket) itself.
+MAX_DEFERRED_BYTES = 65536
+
 
 @attrs.frozen
 class Endpoint:
@@ -126,6 +136,9 @@ class WebSocket:
         self._reader_done = trio.Event()
         self._stream_closed = False
         self._helpers_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        self._receives_without_yield = 0
+        self._flush_scheduled = False
         self._aborting = False
         # Read once: the socket cannot tell them any more after it is closed.
         self._local = _endpoint(stream, local=True)
@@ -172,6 +185,7 @@ class WebSocket:
 
     def _start(self, nursery: trio.Nursery) -> None:
         """Start the reader (and keepalive) tasks in ``nursery``."""
+        self._nursery = nursery  # also runs the batched-write helper
         nursery.start_soon(self._run_helpers)
 
     async def _run_helpers(self) -> None:
@@ -364,7 +378,46 @@ class WebSocket:
                 )
         except LocalProtocolError as exc:  # closed while we were waiting
             raise self._closed_error() from exc
+        if self._can_defer_write():
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return
         await self._send_or_close()
+
+    def _can_defer_write(self) -> bool:
+        """Leave the frame for the write helper? (Batches replies under load.)
+
+        Only while more messages are already queued for receive(): the caller
+        is working through a burst and its next replies can share one write.
+        The helper runs as soon as this task yields (receive() yields at least
+        every MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
+        """
+        if (
+            self._protocol.bytes_to_send > MAX_DEFERRED_BYTES
+            or self._receive_channel.statistics().current_buffer_used == 0
+        ):
+            return False
+        if not self._flush_scheduled:
+            nursery = self._nursery
+            if nursery is None:
+                return False
+            try:
+                nursery.start_soon(self._write_deferred)
+            except RuntimeError:  # the nursery is closing: write directly
+                return False
+            self._flush_scheduled = True
+        return True
+
+    async def _write_deferred(self) -> None:
+        """Write the frames send() left in the buffer (never raises)."""
+        try:
+            while self._protocol.has_data_to_send:
+                await self._flush()
+        except _TRANSPORT_ERRORS as exc:
+            if not self._aborting and self._close_cause is None:
+                self._close_cause = exc
+            await self._abort()
+        finally:
+            self._flush_scheduled = False
 
     send_message = send  # trio-websocket name
 
@@ -384,8 +437,21 @@ class WebSocket:
             ConnectionClosed: the connection closed (``.reason`` says how) and
                 every message received before the close was already returned.
         """
+        channel = self._receive_channel
         try:
-            message = await self._receive_channel.receive()
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                message = channel.receive_nowait()
+            except trio.WouldBlock:
+                self._receives_without_yield = 0
+                message = await channel.receive()
+            else:
+                # Already queued: no need to yield for each one (see the
+                # constant), which lets replies sent meanwhile share a write.
+                self._receives_without_yield += 1
+                if self._receives_without_yield >= MAX_RECEIVES_WITHOUT_YIELD:
+                    self._receives_without_yield = 0
+                    await trio.lowlevel.cancel_shielded_checkpoint()
         except (trio.EndOfChannel, trio.ClosedResourceError):
             message = None
         else:

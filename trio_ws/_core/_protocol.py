@@ -170,6 +170,7 @@ class Protocol:
         self._parser = FrameParser(expect_masked=not self._is_client)
         self._events: list[Event] = []
         self._out: list[bytes] = []
+        self._out_size = 0
         # Message being reassembled from fragments (RFC 6455 5.4).
         self._msg_opcode: Opcode | None = None
         self._msg_binary = bytearray()
@@ -197,12 +198,18 @@ class Protocol:
         """True when :meth:`data_to_send` would return bytes."""
         return bool(self._out)
 
+    @property
+    def bytes_to_send(self) -> int:
+        """How many bytes :meth:`data_to_send` would return."""
+        return self._out_size
+
     def data_to_send(self) -> bytes:
         """Return the bytes to write to the transport (b"" if none)."""
         out = self._out
         if not out:
             return b""
         self._out = []
+        self._out_size = 0
         return out[0] if len(out) == 1 else b"".join(out)
 
     @property
@@ -588,7 +595,9 @@ class Protocol:
         self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
     ) -> None:
         key = random_mask_key() if self._is_client else None
-        self._out.append(build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key))
+        frame = build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
+        self._out.append(frame)
+        self._out_size += len(frame)
 
 
 def _close_payload(code: int | None, reason: str) -> bytes:
