@@ -1,9 +1,9 @@
-"""The WebSocket connection object: a reader task, a message channel, a send lock.
+"""The WebSocket connection object: a reader task, a message queue, a send lock.
 
 Data flow::
 
     send() -> Protocol.send_* -> data_to_send() -> stream.send_all (send lock)
-    receive() <- channel <- reader task <- Protocol.events() <- stream.receive_some
+    receive() <- queue <- reader task <- Protocol.events() <- stream.receive_some
 
 The reader task and the keepalive task run in a nursery the caller owns (the
 server's per-connection nursery, or the client's). They never raise: they
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -32,6 +31,7 @@ from ._core._protocol import Protocol, Role, State
 from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import keepalive
 from ._options import ConnectionOptions
+from ._queue import MessageQueue
 
 if TYPE_CHECKING:
     from ._core._handshake import Request
@@ -104,6 +104,34 @@ class WebSocket:
     with 1011. Keep receiving, or raise ``ping_timeout``.
     """
 
+    __slots__ = (
+        "_aborting",
+        "_close_cause",
+        "_close_reason",
+        "_discard_messages",
+        "_extensions",
+        "_failure_reached",
+        "_flush_scheduled",
+        "_helpers_scope",
+        "_leftover",
+        "_local",
+        "_nursery",
+        "_options",
+        "_pings",
+        "_protocol",
+        "_queue",
+        "_reader_done",
+        "_reader_finished",
+        "_receives_without_yield",
+        "_remote",
+        "_request",
+        "_send_busy",
+        "_send_waiters",
+        "_stream",
+        "_stream_closed",
+        "_subprotocol",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,
@@ -122,18 +150,21 @@ class WebSocket:
         self._extensions = extensions
         self._request = request
         self._leftover = leftover
-        self._send_lock = trio.StrictFIFOLock()
-        # None in the channel marks where the peer broke the protocol.
-        self._send_channel, self._receive_channel = trio.open_memory_channel[
-            Message | None
-        ](options.message_queue_size)
-        self._failure_reached = trio.Event()
+        self._send_busy = False
+        self._send_waiters: trio.lowlevel.ParkingLot | None = None
+        # Messages for receive(); None marks where the peer broke the protocol.
+        self._queue = MessageQueue[Message | None](options.message_queue_size)
+        # Created only when a peer fault has to wait for the user (rare).
+        self._failure_reached: trio.Event | None = None
         # Pings waiting for their pong, by payload, oldest first.
         self._pings: dict[bytes, _PendingPing] = {}
         self._close_reason: CloseReason | None = None
         self._close_cause: BaseException | None = None
         self._discard_messages = False
-        self._reader_done = trio.Event()
+        # Set when the reader task has ended; the event only exists once
+        # someone waits for it (an Event costs ~0.4 KiB per connection).
+        self._reader_finished = False
+        self._reader_done: trio.Event | None = None
         self._stream_closed = False
         self._helpers_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -190,7 +221,7 @@ class WebSocket:
 
     async def _run_helpers(self) -> None:
         # The reader needs no cancel scope: _abort() closes the stream and the
-        # channel, which wakes it wherever it waits. Without keepalive there is
+        # queue, which wakes it wherever it waits. Without keepalive there is
         # no nursery either (memory per idle connection counts).
         options = self._options
         if options.ping_interval is None:
@@ -208,7 +239,7 @@ class WebSocket:
         protocol = self._protocol
         stream = self._stream
         receive_size = self._options.receive_size
-        send_channel = self._send_channel
+        queue = self._queue
         cancelled = False
         try:
             data: bytes | bytearray = self._leftover
@@ -223,9 +254,9 @@ class WebSocket:
                             if self._discard_messages:
                                 continue
                             try:
-                                send_channel.send_nowait(event.data)
+                                queue.put_nowait(event.data)
                             except trio.WouldBlock:
-                                await send_channel.send(event.data)
+                                await queue.put(event.data)
                         elif isinstance(event, Pong):
                             self._resolve_pings(event.payload)
                         elif isinstance(event, ProtocolFailure):
@@ -268,10 +299,11 @@ class WebSocket:
         """
         protocol = self._protocol
         self._close_cause = protocol.pending_failure
+        reached = self._failure_reached = trio.Event()
         with trio.move_on_after(self._timeout(self._options.close_timeout)):
             if not self._discard_messages:
-                await self._send_channel.send(None)
-                await self._failure_reached.wait()
+                await self._queue.put(None)
+                await reached.wait()
         protocol.fail_pending()
         for event in protocol.events():
             if isinstance(event, ProtocolFailure):
@@ -296,10 +328,17 @@ class WebSocket:
         if record_reason and self._close_reason is None:
             reason = self._protocol.close_reason
             self._close_reason = reason if reason is not None else CloseReason(1006)
-        self._send_channel.close()
+        self._queue.close()
         for pending in self._pings.values():
             pending.event.set()
-        self._reader_done.set()
+        self._reader_finished = True
+        if self._reader_done is not None:
+            self._reader_done.set()
+
+    @property
+    def _released(self) -> bool:
+        """True once the close reason is known and the stream is closed."""
+        return self._stream_closed and self._close_reason is not None
 
     async def _close_stream(self) -> None:
         if not self._stream_closed:
@@ -316,17 +355,30 @@ class WebSocket:
         """Send whatever the protocol queued, under the send lock."""
         # Uncontended, take the lock without a checkpoint of its own:
         # send_all() checkpoints anyway, and this is the per-message hot path.
-        lock = self._send_lock
-        try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        if self._send_busy:
+            await self._wait_for_send_turn()
+        else:
+            self._send_busy = True
         try:
             data = self._protocol.data_to_send()
             if data:
                 await self._stream.send_all(data)
         finally:
-            lock.release()
+            self._end_send_turn()
+
+    # The send lock: a flag, plus a parking lot created at the first contention
+    # (a trio.Lock costs ~0.5 KiB per connection and most never contend). The
+    # releasing task hands the turn over directly, first come first served.
+
+    async def _wait_for_send_turn(self) -> None:
+        if self._send_waiters is None:
+            self._send_waiters = trio.lowlevel.ParkingLot()
+        await self._send_waiters.park()  # woken by _end_send_turn: our turn
+
+    def _end_send_turn(self) -> None:
+        waiters = self._send_waiters
+        if waiters is None or not waiters.unpark(count=1):
+            self._send_busy = False
 
     def _closed_error(self) -> ConnectionClosed:
         reason = self._close_reason
@@ -391,10 +443,7 @@ class WebSocket:
         The helper runs as soon as this task yields (receive() yields at least
         every MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
         """
-        if (
-            self._protocol.bytes_to_send > MAX_DEFERRED_BYTES
-            or self._receive_channel.statistics().current_buffer_used == 0
-        ):
+        if self._protocol.bytes_to_send > MAX_DEFERRED_BYTES or not self._queue:
             return False
         if not self._flush_scheduled:
             nursery = self._nursery
@@ -437,14 +486,14 @@ class WebSocket:
             ConnectionClosed: the connection closed (``.reason`` says how) and
                 every message received before the close was already returned.
         """
-        channel = self._receive_channel
+        queue = self._queue
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
             try:
-                message = channel.receive_nowait()
+                message = queue.get_nowait()
             except trio.WouldBlock:
                 self._receives_without_yield = 0
-                message = await channel.receive()
+                message = await queue.get()
             else:
                 # Already queued: no need to yield for each one (see the
                 # constant), which lets replies sent meanwhile share a write.
@@ -463,27 +512,28 @@ class WebSocket:
     def _reached_failure(self) -> None:
         """The user got every message sent before the peer's fault: fail now."""
         self._protocol.fail_pending()
-        self._failure_reached.set()
+        if self._failure_reached is not None:
+            self._failure_reached.set()
 
     get_message = receive  # trio-websocket name
 
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
+    def __aiter__(self) -> WebSocket:
+        """``async for message in ws``: messages until the connection closes.
 
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
-        """Yield messages until the connection closes.
-
-        Ends quietly on a normal close (1000 or 1001); raises
+        The loop ends quietly on a normal close (1000 or 1001) and raises
         :class:`ConnectionClosed` on any other close.
         """
-        while True:
-            try:
-                message = await self.receive()
-            except ConnectionClosed as exc:
-                if exc.reason.code in (1000, 1001):
-                    return
-                raise
-            yield message
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        # A method rather than an async generator: one object less per
+        # connection, and nothing to finalize if the loop is abandoned.
+        try:
+            return await self.receive()
+        except ConnectionClosed as exc:
+            if exc.reason.code in (1000, 1001):
+                raise StopAsyncIteration from None
+            raise
 
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a ping and wait for the matching pong.
@@ -573,15 +623,22 @@ class WebSocket:
                 except _TRANSPORT_ERRORS as exc:
                     self._close_cause = self._close_cause or exc
                     return
-                await self._reader_done.wait()
-        elif not self._reader_done.is_set():
+                await self._wait_reader_done()
+        elif not self._reader_finished:
             with trio.move_on_after(self._timeout(self._options.close_timeout)):
-                await self._reader_done.wait()
+                await self._wait_reader_done()
+
+    async def _wait_reader_done(self) -> None:
+        if self._reader_finished:
+            return
+        if self._reader_done is None:
+            self._reader_done = trio.Event()
+        await self._reader_done.wait()
 
     def _drain_queue(self) -> None:
         while True:
             try:
-                message = self._receive_channel.receive_nowait()
+                message = self._queue.get_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
             if message is None:
@@ -594,7 +651,7 @@ class WebSocket:
         when the caller's scope is cancelled (after closing the stream).
         """
         self._aborting = True
-        self._send_channel.close()  # wakes a reader blocked on a full queue
+        self._queue.close()  # wakes a reader blocked on a full queue
         if self._helpers_scope is not None:
             self._helpers_scope.cancel()
         if self._close_reason is None:

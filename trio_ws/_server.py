@@ -180,24 +180,28 @@ class WebSocketServer:
             if self._closing:
                 await ws.aclose(1001, "server shutdown")
                 return
-            async with trio.open_nursery() as nursery:
-                ws._start(nursery)
-                await self._run_handler(ws)
+            # The reader runs beside this task in the server's nursery (no
+            # nursery per connection: memory per idle connection counts); the
+            # handler's aclose() ends it, and the server's cancellation too.
+            ws._start(self._handler_nursery or self._nursery)
+            await self._run_handler(ws)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             logger.debug("connection lost during the handshake: %r", exc)
         finally:
             if ws is not None:
                 self._connections.discard(ws)
-                # Normally a no-op (the handler's aclose ran). When cancelled
-                # (the server's scope), still say goodbye with 1001, without
-                # waiting for the peer's answer.
-                await ws._fail(
-                    1001,
-                    "server shutdown",
-                    None,
-                    flush_timeout=FORCED_CLOSE_FLUSH_TIMEOUT,
-                )
-            await trio.aclose_forcefully(stream)
+                if not ws._released:
+                    # Cancelled (the server's scope) before the handler's
+                    # aclose: still say goodbye with 1001, without waiting for
+                    # the peer's answer.
+                    await ws._fail(
+                        1001,
+                        "server shutdown",
+                        None,
+                        flush_timeout=FORCED_CLOSE_FLUSH_TIMEOUT,
+                    )
+            if ws is None or not ws._released:
+                await trio.aclose_forcefully(stream)
 
     async def _run_handler(self, ws: WebSocket) -> None:
         code, reason = 1000, ""

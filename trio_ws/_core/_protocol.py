@@ -144,6 +144,33 @@ class Protocol:
             is compressed; inflating is bounded by ``max_message_size``.
     """
 
+    __slots__ = (
+        "_defer_failure",
+        "_events",
+        "_is_client",
+        "_msg_binary",
+        "_msg_compressed",
+        "_msg_fragments",
+        "_msg_opcode",
+        "_msg_size",
+        "_msg_text",
+        "_msg_wire",
+        "_out",
+        "_out_size",
+        "_parser",
+        "_peeked",
+        "_utf8",
+        "close_received",
+        "close_sent",
+        "error",
+        "extension",
+        "max_fragments",
+        "max_message_size",
+        "pending_failure",
+        "role",
+        "state",
+    )
+
     def __init__(
         self,
         role: Role,
