@@ -221,11 +221,13 @@ class FrameParser:
         end = start + length
         if len(buf) < end:
             return None
-        payload = bytes(buf[start:end])
+        with memoryview(buf) as view:
+            # One copy out of the buffer (unmasking makes that copy itself).
+            chunk = view[start:end]
+            payload = bytes(chunk) if key is None else mask(chunk, key)
+            chunk.release()
         del buf[:end]
         self._header = None
-        if key is not None:
-            payload = mask(payload, key)
         return Frame(
             _KNOWN_OPCODES[first & 0x0F],
             payload,

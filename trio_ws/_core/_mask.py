@@ -42,14 +42,14 @@ except ImportError:  # pragma: no cover - depends on the environment
     _np = None
 
 
-def _mask_int(data: bytes, key: bytes) -> bytes:
+def _mask_int(data: bytes | memoryview, key: bytes) -> bytes:
     n = len(data)
     repeated = (key * ((n + 3) >> 2))[:n]
     value = int.from_bytes(data, "little") ^ int.from_bytes(repeated, "little")
     return value.to_bytes(n, "little")
 
 
-def _mask_translate(data: bytes, key: bytes) -> bytes:
+def _mask_translate(data: bytes | memoryview, key: bytes) -> bytes:
     out = bytearray(data)
     tables = _XOR_TABLES
     # Each of the four interleaved byte streams is XORed with one key byte.
@@ -58,7 +58,7 @@ def _mask_translate(data: bytes, key: bytes) -> bytes:
     return bytes(out)
 
 
-def _mask_numpy(data: bytes, key: bytes) -> bytes:
+def _mask_numpy(data: bytes | memoryview, key: bytes) -> bytes:
     out = bytearray(data)
     words = len(out) >> 2
     view = _np.frombuffer(out, dtype=_np.uint32, count=words)
@@ -68,7 +68,7 @@ def _mask_numpy(data: bytes, key: bytes) -> bytes:
     return bytes(out)
 
 
-def mask(data: bytes, key: bytes) -> bytes:
+def mask(data: bytes | memoryview, key: bytes) -> bytes:
     """Return ``data`` XORed with the 4-byte ``key`` (masking is its own inverse).
 
     Args:
@@ -88,7 +88,7 @@ def mask(data: bytes, key: bytes) -> bytes:
     return _mask_translate(data, key)
 
 
-def mask_pure_python(data: bytes, key: bytes) -> bytes:
+def mask_pure_python(data: bytes | memoryview, key: bytes) -> bytes:
     """Like :func:`mask` but never uses NumPy (for tests and benchmarks)."""
     if len(data) <= _INT_XOR_MAX:
         return _mask_int(data, key) if data else b""
