@@ -23,6 +23,7 @@ from ._client import (
     wrap_client_stream,
 )
 from ._connection import Endpoint, WebSocket
+from ._core._deflate import DeflateOptions
 from ._core._events import CloseReason
 from ._core._frames import CloseCode
 from ._core._handshake import Request
@@ -51,6 +52,7 @@ __all__ = [
     "ConnectionOptions",
     "ConnectionRejected",
     "ConnectionTimeout",
+    "DeflateOptions",
     "Endpoint",
     "HandshakeError",
     "InvalidHandshake",
