@@ -17,7 +17,6 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-import attrs
 import trio
 
 from ._core._events import (
@@ -28,10 +27,12 @@ from ._core._events import (
     TextMessage,
 )
 from ._core._protocol import Protocol, Role, State
+from ._endpoint import Endpoint, endpoint_of
 from ._exceptions import ConnectionClosed, LocalProtocolError
-from ._keepalive import keepalive
+from ._keepalive import PingTracker, keepalive
 from ._options import ConnectionOptions
 from ._queue import MessageQueue
+from ._writer import TRANSPORT_ERRORS, Writer
 
 if TYPE_CHECKING:
     from ._core._handshake import Request
@@ -42,52 +43,11 @@ logger = logging.getLogger("trio_ws")
 
 Message = str | bytes
 
-_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-
 # receive() hands over messages that are already queued without yielding to
 # the scheduler (it still raises at once when cancelled), but yields at least
 # once every this many messages, so one busy connection cannot starve others.
+# Replies sent meanwhile are batched by the Writer (see _writer.py).
 MAX_RECEIVES_WITHOUT_YIELD = 32
-
-# While queued messages wait to be received, send() may leave its frame in the
-# outgoing buffer for a helper to write together with the next replies, up to
-# this many bytes; beyond it, send() writes (and waits for the socket) itself.
-MAX_DEFERRED_BYTES = 65536
-
-
-@attrs.frozen
-class Endpoint:
-    """One end of a connection: host address, port, and whether TLS is used."""
-
-    address: str
-    port: int
-    is_ssl: bool
-
-    def __str__(self) -> str:
-        scheme = "wss" if self.is_ssl else "ws"
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{scheme}://{host}:{self.port}"
-
-
-@attrs.define
-class _PendingPing:
-    sent_at: float
-    answered_at: float | None = None
-    event: trio.Event = attrs.Factory(trio.Event)
-
-
-def _endpoint(stream: trio.abc.Stream, *, local: bool) -> Endpoint | None:
-    is_ssl = isinstance(stream, trio.SSLStream)
-    inner = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
-    if not isinstance(inner, trio.SocketStream):
-        return None
-    try:
-        sockaddr = inner.socket.getsockname() if local else inner.socket.getpeername()
-    except OSError:
-        return None
-    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
-        return Endpoint(str(sockaddr[0]), int(sockaddr[1]), is_ssl)
-    return None
 
 
 class WebSocket:
@@ -111,7 +71,6 @@ class WebSocket:
         "_discard_messages",
         "_extensions",
         "_failure_reached",
-        "_flush_scheduled",
         "_helpers_scope",
         "_leftover",
         "_local",
@@ -125,11 +84,10 @@ class WebSocket:
         "_receives_without_yield",
         "_remote",
         "_request",
-        "_send_busy",
-        "_send_waiters",
         "_stream",
         "_stream_closed",
         "_subprotocol",
+        "_writer",
     )
 
     def __init__(
@@ -150,14 +108,13 @@ class WebSocket:
         self._extensions = extensions
         self._request = request
         self._leftover = leftover
-        self._send_busy = False
-        self._send_waiters: trio.lowlevel.ParkingLot | None = None
+        self._writer = Writer(stream, protocol, self._write_failed)
         # Messages for receive(); None marks where the peer broke the protocol.
         self._queue = MessageQueue[Message | None](options.message_queue_size)
         # Created only when a peer fault has to wait for the user (rare).
         self._failure_reached: trio.Event | None = None
         # Pings waiting for their pong, by payload, oldest first.
-        self._pings: dict[bytes, _PendingPing] = {}
+        self._pings = PingTracker()
         self._close_reason: CloseReason | None = None
         self._close_cause: BaseException | None = None
         self._discard_messages = False
@@ -169,11 +126,10 @@ class WebSocket:
         self._helpers_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._receives_without_yield = 0
-        self._flush_scheduled = False
         self._aborting = False
         # Read once: the socket cannot tell them any more after it is closed.
-        self._local = _endpoint(stream, local=True)
-        self._remote = _endpoint(stream, local=False)
+        self._local = endpoint_of(stream, local=True)
+        self._remote = endpoint_of(stream, local=False)
 
     # ------------------------------------------------------------ properties
 
@@ -248,7 +204,7 @@ class WebSocket:
                 if data:
                     protocol.receive_data(data)
                     if protocol.has_data_to_send:
-                        await self._flush()
+                        await self._writer.flush()
                     for event in protocol.events():
                         if isinstance(event, TextMessage | BinaryMessage):
                             if self._discard_messages:
@@ -258,7 +214,7 @@ class WebSocket:
                             except trio.WouldBlock:
                                 await queue.put(event.data)
                         elif isinstance(event, Pong):
-                            self._resolve_pings(event.payload)
+                            self._pings.resolve(event.payload, trio.current_time())
                         elif isinstance(event, ProtocolFailure):
                             self._close_cause = event.error
                             logger.debug("peer broke the protocol: %s", event.error)
@@ -275,7 +231,7 @@ class WebSocket:
                         1006, "the peer closed the connection without a close frame"
                     )
                     return
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             if self._aborting:
                 cancelled = True  # _abort() closed the stream under us
             elif self._close_cause is None:
@@ -308,7 +264,7 @@ class WebSocket:
         for event in protocol.events():
             if isinstance(event, ProtocolFailure):
                 logger.debug("peer broke the protocol: %s", event.error)
-        await self._flush()
+        await self._writer.flush()
         await self._after_close_handshake()
 
     async def _after_close_handshake(self) -> None:
@@ -329,8 +285,7 @@ class WebSocket:
             reason = self._protocol.close_reason
             self._close_reason = reason if reason is not None else CloseReason(1006)
         self._queue.close()
-        for pending in self._pings.values():
-            pending.event.set()
+        self._pings.wake_all()
         self._reader_finished = True
         if self._reader_done is not None:
             self._reader_done.set()
@@ -350,35 +305,6 @@ class WebSocket:
         return float("inf") if value is None else value
 
     # ------------------------------------------------------------------ send
-
-    async def _flush(self) -> None:
-        """Send whatever the protocol queued, under the send lock."""
-        # Uncontended, take the lock without a checkpoint of its own:
-        # send_all() checkpoints anyway, and this is the per-message hot path.
-        if self._send_busy:
-            await self._wait_for_send_turn()
-        else:
-            self._send_busy = True
-        try:
-            data = self._protocol.data_to_send()
-            if data:
-                await self._stream.send_all(data)
-        finally:
-            self._end_send_turn()
-
-    # The send lock: a flag, plus a parking lot created at the first contention
-    # (a trio.Lock costs ~0.5 KiB per connection and most never contend). The
-    # releasing task hands the turn over directly, first come first served.
-
-    async def _wait_for_send_turn(self) -> None:
-        if self._send_waiters is None:
-            self._send_waiters = trio.lowlevel.ParkingLot()
-        await self._send_waiters.park()  # woken by _end_send_turn: our turn
-
-    def _end_send_turn(self) -> None:
-        waiters = self._send_waiters
-        if waiters is None or not waiters.unpark(count=1):
-            self._send_busy = False
 
     def _closed_error(self) -> ConnectionClosed:
         reason = self._close_reason
@@ -443,37 +369,20 @@ class WebSocket:
         The helper runs as soon as this task yields (receive() yields at least
         every MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
         """
-        if self._protocol.bytes_to_send > MAX_DEFERRED_BYTES or not self._queue:
-            return False
-        if not self._flush_scheduled:
-            nursery = self._nursery
-            if nursery is None:
-                return False
-            try:
-                nursery.start_soon(self._write_deferred)
-            except RuntimeError:  # the nursery is closing: write directly
-                return False
-            self._flush_scheduled = True
-        return True
+        return bool(self._queue) and self._writer.write_later(self._nursery)
 
-    async def _write_deferred(self) -> None:
-        """Write the frames send() left in the buffer (never raises)."""
-        try:
-            while self._protocol.has_data_to_send:
-                await self._flush()
-        except _TRANSPORT_ERRORS as exc:
-            if not self._aborting and self._close_cause is None:
-                self._close_cause = exc
-            await self._abort()
-        finally:
-            self._flush_scheduled = False
+    async def _write_failed(self, exc: BaseException) -> None:
+        """A deferred write failed: the transport is gone."""
+        if not self._aborting and self._close_cause is None:
+            self._close_cause = exc
+        await self._abort()
 
     send_message = send  # trio-websocket name
 
     async def _send_or_close(self) -> None:
         try:
-            await self._flush()
-        except _TRANSPORT_ERRORS as exc:
+            await self._writer.flush()
+        except TRANSPORT_ERRORS as exc:
             if self._close_cause is None:
                 self._close_cause = exc
             await self._abort()
@@ -559,29 +468,15 @@ class WebSocket:
             self._protocol.send_ping(payload)
         except LocalProtocolError as exc:
             raise ValueError(str(exc)) from exc
-        pending = _PendingPing(trio.current_time())
-        self._pings[payload] = pending
+        pending = self._pings.add(payload, trio.current_time())
         try:
             await self._send_or_close()
             await pending.event.wait()
         finally:
-            self._pings.pop(payload, None)
+            self._pings.discard(payload)
         if pending.answered_at is None:
             raise self._closed_error()
         return pending.answered_at - pending.sent_at
-
-    def _resolve_pings(self, payload: bytes) -> None:
-        # RFC 6455 5.5.3: a pong may answer only the latest ping; treat it as
-        # answering every earlier ping as well.
-        if payload not in self._pings:
-            return
-        now = trio.current_time()
-        for key in list(self._pings):
-            pending = self._pings.pop(key)
-            pending.answered_at = now
-            pending.event.set()
-            if key == payload:
-                break
 
     async def pong(self, payload: bytes = b"") -> None:
         """Send an unsolicited pong (a unidirectional heartbeat, RFC 6455 5.5.3)."""
@@ -619,8 +514,8 @@ class WebSocket:
             self._drain_queue()
             with trio.move_on_after(self._timeout(self._options.close_timeout)):
                 try:
-                    await self._flush()
-                except _TRANSPORT_ERRORS as exc:
+                    await self._writer.flush()
+                except TRANSPORT_ERRORS as exc:
                     self._close_cause = self._close_cause or exc
                     return
                 await self._wait_reader_done()
@@ -660,8 +555,7 @@ class WebSocket:
                 # We closed the transport before the closing handshake ended.
                 reason = CloseReason(1006, "closing handshake did not complete")
             self._close_reason = reason
-        for pending in self._pings.values():
-            pending.event.set()
+        self._pings.wake_all()
         await self._close_stream()
 
     async def _fail(
@@ -687,8 +581,8 @@ class WebSocket:
                 if self._protocol.state is State.OPEN:
                     self._protocol.send_close(code, reason)
                     with trio.move_on_after(self._timeout(flush_timeout)):
-                        await self._flush()
-            except _TRANSPORT_ERRORS:
+                        await self._writer.flush()
+            except TRANSPORT_ERRORS:
                 pass
             finally:
                 if self._close_reason is None:

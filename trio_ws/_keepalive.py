@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
 import trio
 
 from ._exceptions import ConnectionClosed, ConnectionTimeout
@@ -11,7 +12,7 @@ from ._exceptions import ConnectionClosed, ConnectionTimeout
 if TYPE_CHECKING:
     from ._connection import WebSocket
 
-__all__ = ["KeepaliveTimeout", "keepalive"]
+__all__ = ["KeepaliveTimeout", "PingTracker", "keepalive"]
 
 
 class KeepaliveTimeout(ConnectionTimeout):
@@ -41,3 +42,60 @@ async def keepalive(ws: WebSocket, interval: float, pong_timeout: float | None) 
                 ),
             )
             return
+
+
+@attrs.define
+class PendingPing:
+    """A ping waiting for its pong; ``event`` is set on the answer or the close."""
+
+    sent_at: float
+    answered_at: float | None = None
+    event: trio.Event = attrs.Factory(trio.Event)
+
+
+class PingTracker:
+    """The pings of one connection that wait for their pong, oldest first."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        # Created with the first ping: most connections never wait for one.
+        self._pending: dict[bytes, PendingPing] | None = None
+
+    def __contains__(self, payload: bytes) -> bool:
+        return self._pending is not None and payload in self._pending
+
+    def add(self, payload: bytes, now: float) -> PendingPing:
+        """Record a ping sent at ``now`` (payloads of waiting pings are distinct)."""
+        if self._pending is None:
+            self._pending = {}
+        pending = self._pending[payload] = PendingPing(now)
+        return pending
+
+    def discard(self, payload: bytes) -> None:
+        """Forget a ping (answered, or its waiter was cancelled)."""
+        if self._pending is not None:
+            self._pending.pop(payload, None)
+
+    def resolve(self, payload: bytes, now: float) -> None:
+        """A pong with ``payload`` arrived at ``now``.
+
+        RFC 6455 5.5.3: a pong may answer only the most recent ping, so it
+        also answers every ping sent before the matching one. A pong matching
+        no waiting ping (unsolicited) changes nothing.
+        """
+        pending = self._pending
+        if not pending or payload not in pending:
+            return
+        for key in list(pending):
+            ping = pending.pop(key)
+            ping.answered_at = now
+            ping.event.set()
+            if key == payload:
+                break
+
+    def wake_all(self) -> None:
+        """The connection closed: wake every waiter (they see no answer)."""
+        if self._pending:
+            for ping in self._pending.values():
+                ping.event.set()
