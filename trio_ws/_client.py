@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 import trio
@@ -215,21 +215,17 @@ async def _connect(
     origin: str | None,
     options: ConnectionOptions,
 ) -> WebSocket:
-    timeout = options.open_timeout
-    try:
-        with trio.fail_after(float("inf") if timeout is None else timeout):
-            stream, accepted, params, leftover = await _open_and_handshake(
-                url,
-                use_ssl=use_ssl,
-                subprotocols=subprotocols,
-                extra_headers=extra_headers,
-                origin=origin,
-                options=options,
-            )
-    except trio.TooSlowError as exc:
-        raise ConnectionTimeout(
-            f"opening handshake with {url.host_header} took longer than {timeout} s"
-        ) from exc
+    with _open_deadline(
+        options.open_timeout, f"opening handshake with {url.host_header}"
+    ):
+        stream, accepted, params, leftover = await _open_and_handshake(
+            url,
+            use_ssl=use_ssl,
+            subprotocols=subprotocols,
+            extra_headers=extra_headers,
+            origin=origin,
+            options=options,
+        )
     ws = _client_websocket(stream, accepted, params, leftover, options)
     ws._start(nursery)
     return ws
@@ -364,24 +360,28 @@ async def wrap_client_stream(
     url = WebSocketURL(
         scheme="ws", host=host, port=80, resource=resource or "/", secure=False
     )
-    timeout = connection_options.open_timeout
-    try:
-        with trio.fail_after(float("inf") if timeout is None else timeout):
-            accepted, params, leftover = await _client_handshake(
-                stream,
-                url,
-                subprotocols=subprotocols,
-                extra_headers=extra_headers,
-                origin=origin,
-                options=connection_options,
-            )
-    except trio.TooSlowError as exc:
-        raise ConnectionTimeout(
-            f"opening handshake took longer than {timeout} s"
-        ) from exc
+    with _open_deadline(connection_options.open_timeout, "opening handshake"):
+        accepted, params, leftover = await _client_handshake(
+            stream,
+            url,
+            subprotocols=subprotocols,
+            extra_headers=extra_headers,
+            origin=origin,
+            options=connection_options,
+        )
     ws = _client_websocket(stream, accepted, params, leftover, connection_options)
     ws._start(nursery)
     return ws
+
+
+@contextmanager
+def _open_deadline(timeout: float | None, what: str) -> Iterator[None]:
+    """Bound the opening handshake; its expiry raises ConnectionTimeout."""
+    try:
+        with trio.fail_after(float("inf") if timeout is None else timeout):
+            yield
+    except trio.TooSlowError as exc:
+        raise ConnectionTimeout(f"{what} took longer than {timeout} s") from exc
 
 
 async def _read_body(
