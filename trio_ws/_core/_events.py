@@ -1,7 +1,8 @@
 """Events the sans-I/O core emits, as frozen attrs classes.
 
 ``Protocol.events()`` yields these in wire order. Whole-message events
-(``TextMessage``, ``BinaryMessage``) are assembled from frames by the protocol;
+(``TextMessage``, ``BinaryMessage``) are assembled from frames by
+:class:`~._assembler.MessageAssembler`;
 control frames (``Ping``, ``Pong``, ``CloseReceived``) are reported as they
 arrive, even in the middle of a fragmented message.
 """

@@ -11,8 +11,9 @@ The parser is incremental: bytes may arrive split anywhere, one byte at a time
 included. It parses frame headers itself and checks every rule that can be
 checked without connection state (reserved opcodes, control frame size and
 fragmentation, the 64-bit MSB, masking direction, the payload limit the caller
-passes in). Rules that need state (RSV bits vs. negotiated extensions,
-continuation order, UTF-8) live in :mod:`._protocol`.
+passes in). Rules that need state live above it: RSV bits vs. negotiated
+extensions, continuation order and UTF-8 in :mod:`._assembler`, control
+frames and closing in :mod:`._protocol`.
 """
 
 from __future__ import annotations

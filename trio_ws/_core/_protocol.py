@@ -9,11 +9,12 @@ Bytes in, events out; commands in, bytes out::
     proto.send_text("hi")
 
 The protocol answers pings with pongs and echoes the peer's close frame by
-itself. A peer fault never raises out of :meth:`Protocol.receive_data`: the
-protocol queues a close frame with the right code, records the
-:class:`RemoteProtocolError` in :attr:`Protocol.error` and emits
-:class:`ProtocolFailure`. Calls the state forbids raise
-:class:`LocalProtocolError`.
+itself; data frames go to a :class:`~._assembler.MessageAssembler`, which
+turns them into whole messages. A peer fault never raises out of
+:meth:`Protocol.receive_data`: the protocol queues a close frame with the
+right code, records the :class:`RemoteProtocolError` in
+:attr:`Protocol.error` and emits :class:`ProtocolFailure`. Calls the state
+forbids raise :class:`LocalProtocolError`.
 
 States and transitions are the table ``TRANSITIONS`` below (closing handshake,
 RFC 6455 7.1).
@@ -21,14 +22,17 @@ RFC 6455 7.1).
 
 from __future__ import annotations
 
-import codecs
 import enum
 import struct
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
+from ._assembler import (
+    DEFAULT_MAX_FRAGMENTS,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MessageAssembler,
+)
 from ._deflate import PerMessageDeflate
 from ._events import (
-    BinaryMessage,
     CloseReason,
     CloseReceived,
     ConnectionLost,
@@ -36,7 +40,6 @@ from ._events import (
     Ping,
     Pong,
     ProtocolFailure,
-    TextMessage,
 )
 from ._frames import (
     MAX_CONTROL_PAYLOAD,
@@ -58,20 +61,13 @@ __all__ = [
     "State",
 ]
 
-# Largest message (after reassembly) accepted by default: 1 MiB. Bigger ones
-# fail the connection with 1009 as soon as a frame header announces them.
-DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
-
-# Most frames one message may be split into. Sizes already bound memory; this
-# bounds the CPU a peer can burn with endless tiny or empty fragments. 65,536
-# lets a 4 MiB message arrive in 64-byte fragments (Autobahn 9.3.1).
-DEFAULT_MAX_FRAGMENTS = 1 << 16
+# DEFAULT_MAX_MESSAGE_SIZE and DEFAULT_MAX_FRAGMENTS (re-exported above) are
+# explained where they apply, in _assembler.py.
 
 # RFC 6455 5.5.1: a close payload is a 2-byte code plus at most 123 bytes.
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 
 _CLOSE_CODE = struct.Struct("!H")
-_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 
 class Role(enum.Enum):
@@ -142,30 +138,22 @@ class Protocol:
         extension: the negotiated permessage-deflate state (RFC 7692), or
             None. With it, RSV1 on a message's first frame means the message
             is compressed; inflating is bounded by ``max_message_size``.
+
+    ``max_message_size``, ``max_fragments`` and ``extension`` can also be set
+    after construction; change them between messages.
     """
 
     __slots__ = (
+        "_assembler",
         "_defer_failure",
         "_events",
         "_is_client",
-        "_msg_binary",
-        "_msg_compressed",
-        "_msg_fragments",
-        "_msg_opcode",
-        "_msg_size",
-        "_msg_text",
-        "_msg_wire",
         "_out",
         "_out_size",
         "_parser",
-        "_peeked",
-        "_utf8",
         "close_received",
         "close_sent",
         "error",
-        "extension",
-        "max_fragments",
-        "max_message_size",
         "pending_failure",
         "role",
         "state",
@@ -181,8 +169,6 @@ class Protocol:
         extension: PerMessageDeflate | None = None,
     ) -> None:
         self.role = role
-        self.max_message_size = max_message_size
-        self.max_fragments = max_fragments
         self.state = State.OPEN
         #: The close reason the peer sent, once its close frame arrived.
         self.close_received: CloseReason | None = None
@@ -198,18 +184,41 @@ class Protocol:
         self._events: list[Event] = []
         self._out: list[bytes] = []
         self._out_size = 0
-        # Message being reassembled from fragments (RFC 6455 5.4).
-        self._msg_opcode: Opcode | None = None
-        self._msg_binary = bytearray()
-        self._msg_text: list[str] = []
-        self._msg_size = 0  # bytes delivered so far (inflated)
-        self._msg_wire = 0  # payload bytes received so far (maybe compressed)
-        self._msg_compressed = False
-        self._msg_fragments = 0
-        self.extension = extension
-        self._utf8: codecs.IncrementalDecoder | None = None
-        # Bytes of the frame being received already fed to the UTF-8 decoder.
-        self._peeked = 0
+        # Data frames -> messages; it owns the limits and the extension.
+        self._assembler = MessageAssembler(
+            max_message_size=max_message_size,
+            max_fragments=max_fragments,
+            extension=extension,
+        )
+
+    # ----------------------------------------------------------- configuration
+
+    @property
+    def max_message_size(self) -> int | None:
+        """Largest message accepted, in bytes (None: no limit)."""
+        return self._assembler.max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, value: int | None) -> None:
+        self._assembler.max_message_size = value
+
+    @property
+    def max_fragments(self) -> int | None:
+        """Most frames a single message may span (None: no limit)."""
+        return self._assembler.max_fragments
+
+    @max_fragments.setter
+    def max_fragments(self, value: int | None) -> None:
+        self._assembler.max_fragments = value
+
+    @property
+    def extension(self) -> PerMessageDeflate | None:
+        """The negotiated permessage-deflate state, or None."""
+        return self._assembler.extension
+
+    @extension.setter
+    def extension(self, value: PerMessageDeflate | None) -> None:
+        self._assembler.extension = value
 
     # ------------------------------------------------------------------ output
 
@@ -280,7 +289,7 @@ class Protocol:
     def _queue_message(
         self, opcode: Opcode, payload: bytes, compress: bool | None
     ) -> None:
-        ext = self.extension
+        ext = self._assembler.extension
         if ext is not None and (
             ext.should_compress(len(payload)) if compress is None else compress
         ):
@@ -352,13 +361,19 @@ class Protocol:
             return
         parser = self._parser
         parser.feed(data)
+        assembler = self._assembler
         try:
             while not self._closed():
-                frame = parser.next_frame(self._frame_limit())
+                frame = parser.next_frame(assembler.frame_limit())
                 if frame is None:
-                    self._validate_pending_text()
+                    assembler.validate_pending(parser)
                     break
-                self._handle_frame(frame)
+                if frame.opcode >= 0x8:  # RFC 6455 5.5: a control frame
+                    self._handle_control(frame)
+                else:
+                    message = assembler.receive_frame(frame)
+                    if message is not None:
+                        self._events.append(message)
         except RemoteProtocolError as exc:
             if self._defer_failure:
                 self.pending_failure = exc
@@ -382,66 +397,17 @@ class Protocol:
         # (A method, so type checkers do not narrow self.state across calls.)
         return self.state is State.CLOSED
 
-    def _frame_limit(self) -> int | None:
-        limit = self.max_message_size
-        if limit is None:
-            return None
-        if self.extension is None:
-            return limit - self._msg_size
-        # A compressed payload can be larger than what it inflates to: zlib's
-        # deflateBound() for non-default settings allows ~14% (n/8 + n/64).
-        # The inflated size is checked exactly by the decompressor, the size
-        # of an uncompressed message by _check_size().
-        return limit + (limit >> 3) + (limit >> 6) + 64 - self._msg_wire
-
-    def _check_size(self, size: int) -> None:
-        limit = self.max_message_size
-        if limit is not None and size > limit:
-            raise RemoteProtocolError(
-                f"message exceeds the size limit ({size} bytes)", 1009
-            )
-
-    def _handle_frame(self, frame: Frame) -> None:
-        opcode = frame.opcode
-        payload = frame.payload
+    def _handle_control(self, frame: Frame) -> None:
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
-            self._check_rsv(frame)
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            if self._msg_opcode is not None:
+            # RFC 6455 5.2: non-zero RSV bits need a negotiated extension; RFC
+            # 7692 6: permessage-deflate's RSV1 is for data frames only.
+            if frame.rsv2 or frame.rsv3 or self._assembler.extension is None:
                 raise RemoteProtocolError(
-                    "new data frame while a fragmented message is open"
+                    "reserved bits set without a negotiated extension"
                 )
-            if frame.rsv1:
-                assert self.extension is not None  # checked by _check_rsv
-                self.extension.start_message(self.max_message_size)
-                payload = self.extension.decompress(payload, final=frame.fin)
-                self._msg_compressed = True
-            elif self.extension is not None:
-                self._check_size(len(payload))
-            if frame.fin:
-                # The common case: a whole message in one frame.
-                self._msg_compressed = False
-                self._deliver_single(opcode, payload)
-                return
-            self._msg_opcode = opcode
-            self._msg_wire = len(frame.payload)
-            if opcode is Opcode.TEXT and self._utf8 is None:
-                # (A decoder may exist already if this frame was peeked at.)
-                self._utf8 = _Utf8Decoder()
-            self._add_fragment(payload, final=False)
-        elif opcode is Opcode.CONTINUATION:
-            if self._msg_opcode is None:
-                raise RemoteProtocolError(
-                    "continuation frame without a message in progress"
-                )
-            self._msg_wire += len(payload)
-            if self._msg_compressed:
-                assert self.extension is not None
-                payload = self.extension.decompress(payload, final=frame.fin)
-            elif self.extension is not None:
-                self._check_size(self._msg_size + len(payload))
-            self._add_fragment(payload, final=frame.fin)
-        elif opcode is Opcode.PING:
+            raise RemoteProtocolError("RSV1 set on a control frame")
+        opcode = frame.opcode
+        if opcode is Opcode.PING:
             self._events.append(Ping(frame.payload))
             if self.state is State.OPEN:
                 # RFC 6455 5.5.2: answer with a pong carrying the same payload.
@@ -450,115 +416,6 @@ class Protocol:
             self._events.append(Pong(frame.payload))
         else:
             self._handle_close(frame.payload)
-
-    def _check_rsv(self, frame: Frame) -> None:
-        # RFC 6455 5.2: non-zero RSV bits need a negotiated extension; RFC 7692
-        # 6: permessage-deflate uses RSV1, on the first frame of a message only.
-        if frame.rsv2 or frame.rsv3 or self.extension is None:
-            raise RemoteProtocolError(
-                "reserved bits set without a negotiated extension"
-            )
-        if frame.opcode is Opcode.CONTINUATION:
-            raise RemoteProtocolError("RSV1 set on a continuation frame")
-        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
-            raise RemoteProtocolError("RSV1 set on a control frame")
-
-    def _deliver_single(self, opcode: Opcode, payload: bytes) -> None:
-        if opcode is Opcode.BINARY:
-            self._events.append(BinaryMessage(payload))
-            return
-        peeked = self._peeked
-        if peeked:
-            # Part of this frame was validated while it arrived.
-            self._peeked = 0
-            decoder = self._utf8
-            assert decoder is not None
-            self._utf8 = None
-            try:
-                text = decoder.decode(payload[peeked:], True)
-            except UnicodeDecodeError as exc:
-                raise RemoteProtocolError(
-                    f"invalid UTF-8 in a text message: {exc}", 1007
-                ) from exc
-            self._events.append(TextMessage("".join(self._msg_text) + text))
-            self._msg_text.clear()
-            return
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(
-                f"invalid UTF-8 in a text message: {exc}", 1007
-            ) from exc
-        self._events.append(TextMessage(text))
-
-    def _add_fragment(self, payload: bytes, *, final: bool) -> None:
-        self._msg_fragments += 1
-        if self.max_fragments is not None and self._msg_fragments > self.max_fragments:
-            raise RemoteProtocolError(
-                f"message split into more than {self.max_fragments} fragments", 1009
-            )
-        self._msg_size += len(payload)
-        decoder = self._utf8
-        if decoder is not None:
-            peeked = self._peeked
-            self._peeked = 0
-            try:
-                piece = decoder.decode(payload[peeked:] if peeked else payload, final)
-            except UnicodeDecodeError as exc:
-                raise RemoteProtocolError(
-                    f"invalid UTF-8 in a text message: {exc}", 1007
-                ) from exc
-            if piece:
-                self._msg_text.append(piece)
-        else:
-            self._msg_binary += payload
-        if final:
-            self._finish_message()
-
-    def _finish_message(self) -> None:
-        if self._msg_opcode is Opcode.TEXT:
-            self._events.append(TextMessage("".join(self._msg_text)))
-            self._msg_text.clear()
-            self._utf8 = None
-        else:
-            self._events.append(BinaryMessage(bytes(self._msg_binary)))
-            self._msg_binary = bytearray()
-        self._msg_opcode = None
-        self._msg_size = 0
-        self._msg_wire = 0
-        self._msg_compressed = False
-        self._msg_fragments = 0
-
-    def _validate_pending_text(self) -> None:
-        """Fail fast on bad UTF-8 in a text frame still arriving (RFC 6455 8.1)."""
-        pending = self._parser.pending()
-        if pending is None:
-            return
-        opcode = pending.opcode
-        if opcode is Opcode.TEXT:
-            if self._msg_opcode is not None or pending.rsv1:
-                return  # the frame itself is invalid; it fails once complete
-        elif (
-            opcode is not Opcode.CONTINUATION
-            or self._msg_opcode is not Opcode.TEXT
-            or self._msg_compressed
-        ):
-            return  # only uncompressed text payloads can be checked early
-        chunk = self._parser.peek_payload(self._peeked)
-        if not chunk:
-            return
-        self._peeked += len(chunk)
-        decoder = self._utf8
-        if decoder is None:
-            decoder = self._utf8 = _Utf8Decoder()
-        try:
-            piece = decoder.decode(chunk, False)
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(
-                f"invalid UTF-8 in a text message: {exc}", 1007
-            ) from exc
-        if piece:
-            self._msg_text.append(piece)
 
     def _handle_close(self, payload: bytes) -> None:
         # RFC 6455 5.5.1: an optional 2-byte code, then an optional UTF-8 reason.
