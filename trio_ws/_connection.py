@@ -329,7 +329,11 @@ class WebSocket:
         """Send one message: ``str`` as text, bytes-like as binary.
 
         Concurrent calls from several tasks are safe; their messages are sent
-        whole, one after the other.
+        whole, one after the other. Normally the message has been handed to
+        the transport when send() returns. While more received messages wait
+        in the queue, send() may return once the frame is buffered (at most
+        64 KiB): it is written, together with the next replies, as soon as
+        this task yields; a transport error then surfaces on the next call.
 
         Args:
             compress: with permessage-deflate negotiated, None (default)
