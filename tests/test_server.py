@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import pytest
@@ -15,11 +16,12 @@ from trio_ws import (
     WebSocket,
     WebSocketServer,
     open_websocket_url,
+    serve_websocket,
 )
 from trio_ws._core._events import CloseReceived, TextMessage
 from trio_ws._core._frames import Opcode, build_frame
 
-from .conftest import TEST_TIMEOUT, http_exchange, open_raw, start_server
+from .conftest import TEST_TIMEOUT, echo_handler, http_exchange, open_raw, start_server
 
 
 def url(server: WebSocketServer, resource: str = "/") -> str:
@@ -294,3 +296,24 @@ async def test_peer_protocol_error_reaches_the_handler_as_cause(
         assert await raw.stream.receive_some(10) == b""  # the server closed TCP
         await handled.wait()
     assert "unmasked" in str(causes[0])
+
+
+async def test_prebuilt_listeners(nursery: trio.Nursery) -> None:
+    # e.g. a socket opened with SO_REUSEPORT by the caller, shared by workers.
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    server = await nursery.start(
+        functools.partial(serve_websocket, echo_handler, None, listeners=listeners)
+    )
+    assert server.listeners == listeners
+    port = listeners[0].socket.getsockname()[1]
+    assert server.port == port
+    with trio.fail_after(TEST_TIMEOUT):
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/") as ws:
+            await ws.send("via a pre-built listener")
+            assert await ws.receive() == "via a pre-built listener"
+    await server.aclose()
+
+
+async def test_serve_websocket_needs_a_port_or_listeners() -> None:
+    with pytest.raises(TypeError, match="port or listeners"):
+        await serve_websocket(echo_handler, None)
