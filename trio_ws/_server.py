@@ -177,13 +177,13 @@ class WebSocketServer:
             if ws is None:
                 return
             self._connections.add(ws)
-            if self._closing:
-                await ws.aclose(1001, "server shutdown")
-                return
             # The reader runs beside this task in the server's nursery (no
             # nursery per connection: memory per idle connection counts); the
             # handler's aclose() ends it, and the server's cancellation too.
             ws._start(self._handler_nursery or self._nursery)
+            if self._closing:  # aclose() began during our handshake
+                await ws.aclose(1001, "server shutdown")
+                return
             await self._run_handler(ws)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             logger.debug("connection lost during the handshake: %r", exc)
