@@ -48,6 +48,11 @@ DEFAULT_MAX_FRAGMENTS = 1 << 16
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 
+def _utf8_error(exc: UnicodeDecodeError) -> RemoteProtocolError:
+    # RFC 6455 8.1: text must be valid UTF-8; invalid data fails with 1007.
+    return RemoteProtocolError(f"invalid UTF-8 in a text message: {exc}", 1007)
+
+
 class MessageAssembler:
     """Reassembles the data frames of one connection's incoming messages.
 
@@ -158,13 +163,10 @@ class MessageAssembler:
                     return BinaryMessage(payload)
                 if self._peeked:
                     return self._finish_peeked_text(payload)
-                # RFC 6455 8.1: text must be valid UTF-8 (1007 otherwise).
                 try:
                     return TextMessage(payload.decode())
                 except UnicodeDecodeError as exc:
-                    raise RemoteProtocolError(
-                        f"invalid UTF-8 in a text message: {exc}", 1007
-                    ) from exc
+                    raise _utf8_error(exc) from exc
             self._opcode = opcode
             self._wire = len(frame.payload)
             if opcode is Opcode.TEXT and self._utf8 is None:
@@ -218,9 +220,7 @@ class MessageAssembler:
         try:
             piece = decoder.decode(chunk, False)
         except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(
-                f"invalid UTF-8 in a text message: {exc}", 1007
-            ) from exc
+            raise _utf8_error(exc) from exc
         if piece:
             self._text.append(piece)
 
@@ -254,9 +254,7 @@ class MessageAssembler:
         try:
             text = decoder.decode(payload[peeked:], True)
         except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(
-                f"invalid UTF-8 in a text message: {exc}", 1007
-            ) from exc
+            raise _utf8_error(exc) from exc
         message = TextMessage("".join(self._text) + text)
         self._text.clear()
         return message
@@ -277,9 +275,7 @@ class MessageAssembler:
             try:
                 piece = decoder.decode(payload[peeked:] if peeked else payload, final)
             except UnicodeDecodeError as exc:
-                raise RemoteProtocolError(
-                    f"invalid UTF-8 in a text message: {exc}", 1007
-                ) from exc
+                raise _utf8_error(exc) from exc
             if piece:
                 self._text.append(piece)
         else:
