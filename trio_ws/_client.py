@@ -16,7 +16,7 @@ from ._core._deflate import DeflateParams, client_accept, client_offer
 from ._core._protocol import Role
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
-from ._options import ConnectionOptions, OptionsDict
+from ._options import ConnectionOptions, OptionsDict, seconds
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -378,7 +378,7 @@ async def wrap_client_stream(
 def _open_deadline(timeout: float | None, what: str) -> Iterator[None]:
     """Bound the opening handshake; its expiry raises ConnectionTimeout."""
     try:
-        with trio.fail_after(float("inf") if timeout is None else timeout):
+        with trio.fail_after(seconds(timeout)):
             yield
     except trio.TooSlowError as exc:
         raise ConnectionTimeout(f"{what} took longer than {timeout} s") from exc

@@ -30,7 +30,7 @@ from ._core._protocol import Protocol, Role, State
 from ._endpoint import Endpoint, endpoint_of
 from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import PingTracker, keepalive
-from ._options import ConnectionOptions
+from ._options import ConnectionOptions, seconds
 from ._queue import MessageQueue
 from ._writer import TRANSPORT_ERRORS, Writer
 
@@ -256,7 +256,7 @@ class WebSocket:
         protocol = self._protocol
         self._close_cause = protocol.pending_failure
         reached = self._failure_reached = trio.Event()
-        with trio.move_on_after(self._timeout(self._options.close_timeout)):
+        with trio.move_on_after(seconds(self._options.close_timeout)):
             if not self._discard_messages:
                 await self._queue.put(None)
                 await reached.wait()
@@ -274,7 +274,7 @@ class WebSocket:
         for the server to do so, so that the server does not hold TIME_WAIT.
         """
         if self.is_client:
-            with trio.move_on_after(self._timeout(self._options.close_timeout)):
+            with trio.move_on_after(seconds(self._options.close_timeout)):
                 while await self._stream.receive_some(self._options.receive_size):
                     pass
         await self._close_stream()
@@ -299,10 +299,6 @@ class WebSocket:
         if not self._stream_closed:
             self._stream_closed = True
             await trio.aclose_forcefully(self._stream)
-
-    @staticmethod
-    def _timeout(value: float | None) -> float:
-        return float("inf") if value is None else value
 
     # ------------------------------------------------------------------ send
 
@@ -414,7 +410,7 @@ class WebSocket:
                 if self._receives_without_yield >= MAX_RECEIVES_WITHOUT_YIELD:
                     self._receives_without_yield = 0
                     await trio.lowlevel.cancel_shielded_checkpoint()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
+        except trio.EndOfChannel:
             message = None
         else:
             if message is not None:
@@ -512,20 +508,20 @@ class WebSocket:
 
     async def _close_handshake(self, code: int, reason: str) -> None:
         protocol = self._protocol
-        if protocol.state is State.OPEN:
+        sending = protocol.state is State.OPEN
+        if sending:
             protocol.send_close(code, reason)  # validates code and reason
             self._discard_messages = True
             self._drain_queue()
-            with trio.move_on_after(self._timeout(self._options.close_timeout)):
+        # Wait for the peer's close frame: the reader ends when it arrives.
+        with trio.move_on_after(seconds(self._options.close_timeout)):
+            if sending:
                 try:
                     await self._writer.flush()
                 except TRANSPORT_ERRORS as exc:
                     self._close_cause = self._close_cause or exc
                     return
-                await self._wait_reader_done()
-        elif not self._reader_finished:
-            with trio.move_on_after(self._timeout(self._options.close_timeout)):
-                await self._wait_reader_done()
+            await self._wait_reader_done()
 
     async def _wait_reader_done(self) -> None:
         if self._reader_finished:
@@ -538,7 +534,7 @@ class WebSocket:
         while True:
             try:
                 message = self._queue.get_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            except (trio.WouldBlock, trio.EndOfChannel):
                 return
             if message is None:
                 self._reached_failure()
@@ -584,7 +580,7 @@ class WebSocket:
             try:
                 if self._protocol.state is State.OPEN:
                     self._protocol.send_close(code, reason)
-                    with trio.move_on_after(self._timeout(flush_timeout)):
+                    with trio.move_on_after(seconds(flush_timeout)):
                         await self._writer.flush()
             except TRANSPORT_ERRORS:
                 pass

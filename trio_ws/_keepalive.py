@@ -8,6 +8,7 @@ import attrs
 import trio
 
 from ._exceptions import ConnectionClosed, ConnectionTimeout
+from ._options import seconds
 
 if TYPE_CHECKING:
     from ._connection import WebSocket
@@ -26,9 +27,7 @@ async def keepalive(ws: WebSocket, interval: float, pong_timeout: float | None) 
     """
     while True:
         await trio.sleep(interval)
-        with trio.move_on_after(
-            float("inf") if pong_timeout is None else pong_timeout
-        ) as scope:
+        with trio.move_on_after(seconds(pong_timeout)) as scope:
             try:
                 await ws.ping()
             except ConnectionClosed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, TypedDict
 
 import attrs
@@ -24,6 +23,7 @@ __all__ = [
     "DEFAULT_RECEIVE_SIZE",
     "ConnectionOptions",
     "OptionsDict",
+    "seconds",
 ]
 
 # Messages buffered between the reader task and the user. With the default
@@ -46,10 +46,16 @@ DEFAULT_PING_TIMEOUT = 20.0
 DEFAULT_RECEIVE_SIZE = 65536
 
 
+def seconds(timeout: float | None) -> float:
+    """A timeout option as trio's cancel scopes want it: None means forever."""
+    return float("inf") if timeout is None else timeout
+
+
 def _positive_or_none(
     _inst: object, attribute: attrs.Attribute[Any], value: float | None
 ) -> None:
-    if value is not None and not (value > 0 and not math.isnan(value)):
+    # (NaN fails ``value > 0`` too.)
+    if value is not None and not value > 0:
         raise ValueError(
             f"{attribute.name} must be a positive number or None, not {value!r}"
         )

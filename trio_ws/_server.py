@@ -16,7 +16,7 @@ from ._core import _handshake as hs
 from ._core._deflate import server_negotiate
 from ._core._protocol import Role
 from ._exceptions import ConnectionClosed, InvalidHandshake
-from ._options import ConnectionOptions, OptionsDict
+from ._options import ConnectionOptions, OptionsDict, seconds
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -134,7 +134,7 @@ class WebSocketServer:
             for ws in list(self._connections):
                 nursery.start_soon(ws.aclose, 1001, "server shutdown")
         timeout = self.options.close_timeout
-        with trio.move_on_after(float("inf") if timeout is None else timeout):
+        with trio.move_on_after(seconds(timeout)):
             await self._tasks_done.wait()
         self._stopped.set()
 
@@ -169,10 +169,7 @@ class WebSocketServer:
         options = self.options
         ws: WebSocket | None = None
         try:
-            open_timeout = options.open_timeout
-            with trio.move_on_after(
-                float("inf") if open_timeout is None else open_timeout
-            ):
+            with trio.move_on_after(seconds(options.open_timeout)):
                 ws = await self._handshake(stream)
             if ws is None:
                 return
