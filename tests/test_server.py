@@ -317,3 +317,17 @@ async def test_prebuilt_listeners(nursery: trio.Nursery) -> None:
 async def test_serve_websocket_needs_a_port_or_listeners() -> None:
     with pytest.raises(TypeError, match="port or listeners"):
         await serve_websocket(echo_handler, None)
+
+
+async def test_an_error_in_the_client_block_comes_out_unwrapped(
+    echo_server: WebSocketServer,
+) -> None:
+    class AppError(Exception):
+        pass
+
+    with trio.fail_after(TEST_TIMEOUT):
+        with pytest.raises(AppError):  # itself, not an ExceptionGroup
+            async with open_websocket_url(url(echo_server)) as ws:
+                await ws.send("x")
+                raise AppError
+    assert ws.closed is not None and ws.closed.code == 1000  # closed on the way out

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
@@ -137,8 +137,8 @@ async def open_websocket_url(
         InvalidHandshake: the server's answer is not a valid 101.
         ConnectionTimeout: all of the above took longer than ``open_timeout``.
     """
-    async with _hidden_nursery() as nursery:
-        ws = await connect_websocket_url(
+    async with _connected(
+        lambda nursery: connect_websocket_url(
             nursery,
             url,
             subprotocols=subprotocols,
@@ -147,10 +147,8 @@ async def open_websocket_url(
             ssl_context=ssl_context,
             **options,
         )
-        try:
-            yield ws
-        finally:
-            await ws.aclose()
+    ) as ws:
+        yield ws
 
 
 @asynccontextmanager
@@ -166,8 +164,8 @@ async def open_websocket(
     **options: Unpack[OptionsDict],
 ) -> AsyncIterator[WebSocket]:
     """Like :func:`open_websocket_url`, with host, port and resource given apart."""
-    async with _hidden_nursery() as nursery:
-        ws = await connect_websocket(
+    async with _connected(
+        lambda nursery: connect_websocket(
             nursery,
             host,
             port,
@@ -178,24 +176,29 @@ async def open_websocket(
             origin=origin,
             **options,
         )
-        try:
-            yield ws
-        finally:
-            await ws.aclose()
+    ) as ws:
+        yield ws
 
 
 @asynccontextmanager
-async def _hidden_nursery() -> AsyncIterator[trio.Nursery]:
-    """A nursery whose body's exception comes out as itself, not in a group.
+async def _connected(
+    connect: Callable[[trio.Nursery], Awaitable[WebSocket]],
+) -> AsyncIterator[WebSocket]:
+    """Connect in a hidden nursery; close (1000) when the block is left.
 
     Our helper tasks never raise, so the only error the nursery can see is the
     one raised by the ``async with`` body (or the connect): it is taken out of
-    the nursery and re-raised unchanged, as users of a connection expect.
+    the nursery and re-raised unchanged, not in an ExceptionGroup, as users of
+    a connection expect.
     """
     error: BaseException | None = None
     async with trio.open_nursery() as nursery:
         try:
-            yield nursery
+            ws = await connect(nursery)
+            try:
+                yield ws
+            finally:
+                await ws.aclose()
         except BaseException as exc:
             error = exc
     if error is not None:

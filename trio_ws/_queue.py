@@ -85,15 +85,7 @@ class MessageQueue(Generic[T]):
             return
         if self._putters is None:
             self._putters = []
-        putters = self._putters
-        waiter = _Waiter(trio.lowlevel.current_task(), item)
-        putters.append(waiter)
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            putters.remove(waiter)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        waiter = await _park(self._putters, item)
         if waiter.item is _CLOSED:
             raise trio.ClosedResourceError("the queue was closed")
 
@@ -132,15 +124,7 @@ class MessageQueue(Generic[T]):
             return item
         if self._getters is None:
             self._getters = []
-        getters = self._getters
-        waiter = _Waiter(trio.lowlevel.current_task(), _EMPTY)
-        getters.append(waiter)
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            getters.remove(waiter)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        waiter = await _park(self._getters, _EMPTY)
         if waiter.item is _CLOSED:
             raise trio.EndOfChannel
         return waiter.item  # type: ignore[return-value]
@@ -157,6 +141,22 @@ class MessageQueue(Generic[T]):
                 waiter = parked.pop(0)
                 waiter.item = _CLOSED
                 trio.lowlevel.reschedule(waiter.task)
+
+
+async def _park(waiters: list[_Waiter], item: object) -> _Waiter:
+    """Wait in ``waiters`` until another task reschedules us; return our slot.
+
+    Cancellation removes the waiter, so no item is handed to a task that left.
+    """
+    waiter = _Waiter(trio.lowlevel.current_task(), item)
+    waiters.append(waiter)
+
+    def abort(_: object) -> trio.lowlevel.Abort:
+        waiters.remove(waiter)
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    await trio.lowlevel.wait_task_rescheduled(abort)
+    return waiter
 
 
 # Markers handed to parked tasks.
