@@ -9,7 +9,9 @@ limit is raised to MAX_MESSAGE_SIZE so the 1 MiB echo (workload c) fits.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import resource
+from collections.abc import Awaitable, Callable
 
 HOST = "127.0.0.1"
 # Larger than the biggest benchmark message (1 MiB) plus headroom.
@@ -40,3 +42,18 @@ def use_uvloop() -> str:
         return "asyncio"
     uvloop.install()
     return "uvloop"
+
+
+def run_asyncio_server(
+    description: str,
+    start_server: Callable[[int], Awaitable[asyncio.AbstractServer]],
+) -> None:
+    """Parse ``--port``, use uvloop when present, serve until killed."""
+    args = parse_args(description)
+    use_uvloop()
+
+    async def serve() -> None:
+        server = await start_server(args.port)
+        await server.serve_forever()
+
+    asyncio.run(serve())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from _common import HOST, parse_args, use_uvloop
+from _common import HOST, run_asyncio_server
 
 
 class Echo(asyncio.Protocol):
@@ -21,16 +21,13 @@ class Echo(asyncio.Protocol):
         return False
 
 
-async def amain(port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Echo, HOST, port, backlog=4096)
-    await server.serve_forever()
-
-
 def main() -> None:
-    args = parse_args(__doc__)
-    use_uvloop()
-    asyncio.run(amain(args.port))
+    run_asyncio_server(
+        __doc__,
+        lambda port: asyncio.get_running_loop().create_server(
+            Echo, HOST, port, backlog=4096
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import hashlib
 
-from _common import HOST, MAX_MESSAGE_SIZE, parse_args, use_uvloop
+from _common import HOST, MAX_MESSAGE_SIZE, run_asyncio_server
 
 try:  # NumPy (a matplotlib dependency) unmasks large payloads ~30x faster.
     import numpy as np
@@ -114,16 +114,13 @@ class WSEcho(asyncio.Protocol):
             self.transport.write(b"".join(out))
 
 
-async def amain(port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(WSEcho, HOST, port, backlog=4096)
-    await server.serve_forever()
-
-
 def main() -> None:
-    args = parse_args(__doc__)
-    use_uvloop()
-    asyncio.run(amain(args.port))
+    run_asyncio_server(
+        __doc__,
+        lambda port: asyncio.get_running_loop().create_server(
+            WSEcho, HOST, port, backlog=4096
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from _common import HOST, MAX_MESSAGE_SIZE, parse_args, use_uvloop
+from _common import HOST, MAX_MESSAGE_SIZE, run_asyncio_server
 from picows import WSListener, WSMsgType, ws_create_server
 
 
@@ -21,17 +19,13 @@ class Echo(WSListener):  # type: ignore[misc]
             transport.send(frame.msg_type, frame.get_payload_as_bytes(), frame.fin)
 
 
-async def amain(port: int) -> None:
-    server = await ws_create_server(
-        lambda _request: Echo(), HOST, port, max_frame_size=MAX_MESSAGE_SIZE
-    )
-    await server.serve_forever()
-
-
 def main() -> None:
-    args = parse_args(__doc__)
-    use_uvloop()
-    asyncio.run(amain(args.port))
+    run_asyncio_server(
+        __doc__,
+        lambda port: ws_create_server(
+            lambda _request: Echo(), HOST, port, max_frame_size=MAX_MESSAGE_SIZE
+        ),
+    )
 
 
 if __name__ == "__main__":
