@@ -111,6 +111,30 @@ async def our_echo(ws: WebSocket) -> None:
         await ws.send(message)
 
 
+def recording_echo(
+    outcome: list[Any], done: trio.Event
+) -> Callable[[WebSocket], Awaitable[None]]:
+    """An echo handler that records how its ``async for`` loop ended.
+
+    ``outcome`` gets the exception that left the loop, or ("ended", ws.closed)
+    when the loop ended quietly; ``done`` is set either way.
+    """
+
+    async def handler(ws: WebSocket) -> None:
+        try:
+            async for message in ws:
+                await ws.send(message)
+        except BaseException as exc:
+            outcome.append(exc)
+            raise
+        else:
+            outcome.append(("ended", ws.closed))
+        finally:
+            done.set()
+
+    return handler
+
+
 async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     """Run a blocking client in a thread (always joined, bounded by its timeouts)."""
     return await trio.to_thread.run_sync(fn, *args)
@@ -321,18 +345,6 @@ async def test_their_client_normal_close_ends_our_loop_quietly(
     outcome: list[Any] = []
     done = trio.Event()
 
-    async def handler(ws: WebSocket) -> None:
-        try:
-            async for message in ws:
-                await ws.send(message)
-        except BaseException as exc:
-            outcome.append(exc)
-            raise
-        else:
-            outcome.append(("ended", ws.closed))
-        finally:
-            done.set()
-
     def client(port: int) -> tuple[str, int | None]:
         with connect_theirs(port) as ws:
             ws.send("one")
@@ -340,7 +352,7 @@ async def test_their_client_normal_close_ends_our_loop_quietly(
         # leaving the block closed with 1000
         return reply, ws.close_code
 
-    server = await run_our_server(nursery, handler)
+    server = await run_our_server(nursery, recording_echo(outcome, done))
     try:
         with trio.fail_after(TIMEOUT):
             reply, their_close_code = await in_thread(client, server.port)
@@ -362,23 +374,11 @@ async def test_their_client_abnormal_close_raises_in_our_loop(
     outcome: list[Any] = []
     done = trio.Event()
 
-    async def handler(ws: WebSocket) -> None:
-        try:
-            async for message in ws:
-                await ws.send(message)
-        except ConnectionClosed as exc:
-            outcome.append(exc)
-            raise
-        else:
-            outcome.append("ended quietly")  # wrong for 4003: must raise
-        finally:
-            done.set()
-
     def client(port: int) -> None:
         with connect_theirs(port) as ws:
             ws.close(4003, "client bye")
 
-    server = await run_our_server(nursery, handler)
+    server = await run_our_server(nursery, recording_echo(outcome, done))
     try:
         with trio.fail_after(TIMEOUT):
             await in_thread(client, server.port)
