@@ -54,6 +54,12 @@ class Response:
     body: bytes | str = b""
 
     def to_bytes(self) -> bytes:
+        """The whole HTTP/1.1 response as sent on the wire.
+
+        Raises:
+            ValueError: a header would split the response (CR/LF, control
+                characters), or the status cannot carry a body.
+        """
         body = self.body.encode() if isinstance(self.body, str) else self.body
         return hs.build_http_response(self.status_code, tuple(self.headers), body)
 
