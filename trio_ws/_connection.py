@@ -186,10 +186,17 @@ class WebSocket:
         async with trio.open_nursery() as nursery:
             self._helpers_scope = nursery.cancel_scope
             nursery.start_soon(
-                keepalive, self, options.ping_interval, options.ping_timeout
+                keepalive,
+                self.ping,
+                self._keepalive_failed,
+                options.ping_interval,
+                options.ping_timeout,
             )
             await self._reader()
             nursery.cancel_scope.cancel()
+
+    async def _keepalive_failed(self, cause: BaseException) -> None:
+        await self._fail(1011, "keepalive ping timeout", cause)
 
     async def _reader(self) -> None:
         protocol = self._protocol

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
 
 from ._exceptions import ConnectionClosed, ConnectionTimeout
 from ._options import seconds
-
-if TYPE_CHECKING:
-    from ._connection import WebSocket
 
 __all__ = ["KeepaliveTimeout", "PingTracker", "keepalive"]
 
@@ -20,8 +17,18 @@ class KeepaliveTimeout(ConnectionTimeout):
     """No pong arrived within ``ping_timeout``; the connection was closed with 1011."""
 
 
-async def keepalive(ws: WebSocket, interval: float, pong_timeout: float | None) -> None:
-    """Ping ``ws`` every ``interval`` seconds; close with 1011 on a missed pong.
+async def keepalive(
+    ping: Callable[[], Awaitable[float]],
+    fail: Callable[[KeepaliveTimeout], Awaitable[None]],
+    interval: float,
+    pong_timeout: float | None,
+) -> None:
+    """Call ``ping()`` every ``interval`` seconds; ``fail()`` on a missed pong.
+
+    Args:
+        ping: sends a ping and waits for its pong (``WebSocket.ping``);
+            raises :class:`ConnectionClosed` once the connection is closed.
+        fail: closes the connection (with 1011) because of the timeout.
 
     Never raises: a closed connection simply ends the loop.
     """
@@ -29,16 +36,12 @@ async def keepalive(ws: WebSocket, interval: float, pong_timeout: float | None) 
         await trio.sleep(interval)
         with trio.move_on_after(seconds(pong_timeout)) as scope:
             try:
-                await ws.ping()
+                await ping()
             except ConnectionClosed:
                 return
         if scope.cancelled_caught:
-            await ws._fail(
-                1011,
-                "keepalive ping timeout",
-                KeepaliveTimeout(
-                    f"no pong within {pong_timeout} s of a keepalive ping"
-                ),
+            await fail(
+                KeepaliveTimeout(f"no pong within {pong_timeout} s of a keepalive ping")
             )
             return
 

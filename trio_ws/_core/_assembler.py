@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import codecs
 
-from .._exceptions import LocalProtocolError, RemoteProtocolError
 from ._deflate import PerMessageDeflate
+from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import BinaryMessage, TextMessage
 from ._frames import Frame, FrameParser, Opcode
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .._exceptions import InvalidHandshake, LocalProtocolError, RemoteProtocolError
+from ._errors import InvalidHandshake, LocalProtocolError, RemoteProtocolError
 
 __all__ = [
     "DEFAULT_COMPRESSION_LEVEL",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 
-from .._exceptions import RemoteProtocolError
+from ._errors import RemoteProtocolError
 
 __all__ = [
     "BinaryMessage",

@@ -24,7 +24,7 @@ import struct
 
 import attrs
 
-from .._exceptions import RemoteProtocolError
+from ._errors import RemoteProtocolError
 from ._mask import mask
 
 __all__ = [

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .._exceptions import InvalidHandshake
+from ._errors import InvalidHandshake
 from ._http import (
     _CONTENT_LENGTH,
     _HTTP_VERSION,

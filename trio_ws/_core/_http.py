@@ -10,7 +10,7 @@ from __future__ import annotations
 import http
 import re
 
-from .._exceptions import InvalidHandshake
+from ._errors import InvalidHandshake
 
 __all__ = [
     "MAX_HEADERS",

@@ -25,13 +25,13 @@ from __future__ import annotations
 import enum
 import struct
 
-from .._exceptions import LocalProtocolError, RemoteProtocolError
 from ._assembler import (
     DEFAULT_MAX_FRAGMENTS,
     DEFAULT_MAX_MESSAGE_SIZE,
     MessageAssembler,
 )
 from ._deflate import PerMessageDeflate
+from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     CloseReason,
     CloseReceived,

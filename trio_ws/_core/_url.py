@@ -11,7 +11,7 @@ import urllib.parse
 
 import attrs
 
-from .._exceptions import InvalidURL
+from ._errors import InvalidURL
 
 __all__ = ["DEFAULT_PORTS", "WebSocketURL", "parse_url"]
 
