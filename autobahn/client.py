@@ -4,7 +4,8 @@ python autobahn/client.py ws://127.0.0.1:9001 [--agent trio_ws] [--case-timeout 
 
 Asks ``/getCaseCount``, then runs the cases one after the other (as wstest
 expects): ``/runCase?case=N&agent=AGENT`` echoes every message back until the
-connection closes. Finally ``/updateReports?agent=AGENT`` makes wstest write
+connection closes. Options are the defaults except ``max_message_size`` (as
+in server.py). Finally ``/updateReports?agent=AGENT`` makes wstest write
 the reports. Retries the first connection for ``--connect-timeout`` seconds
 while wstest starts up. Exits non-zero only when the harness itself could
 not run (the verdicts are in the reports: see autobahn/summary.py).
@@ -22,15 +23,12 @@ import trio
 from trio_ws import ConnectionClosed, WebSocket, WebSocketError, open_websocket_url
 
 MAX_MESSAGE_SIZE = 16 * 2**20
-MAX_FRAGMENTS = 2**20
 
 
 def connect(url: str) -> AbstractAsyncContextManager[WebSocket]:
     return open_websocket_url(
         url,
         max_message_size=MAX_MESSAGE_SIZE,
-        max_fragments=MAX_FRAGMENTS,
-        ping_interval=None,
     )
 
 

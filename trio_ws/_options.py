@@ -94,7 +94,8 @@ class ConnectionOptions:
     Attributes:
         max_message_size: largest incoming message in bytes (None: no limit);
             a larger one closes the connection with 1009.
-        max_fragments: most frames one incoming message may span.
+        max_fragments: most frames one incoming message may span, the
+            first one included; more closes the connection with 1009.
         message_queue_size: incoming messages buffered for ``receive()``; a
             full queue stops reading from the socket (see the README on what
             this means for pings).

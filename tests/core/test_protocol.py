@@ -20,7 +20,14 @@ from trio_ws._core._events import (
     TextMessage,
 )
 from trio_ws._core._frames import Frame, FrameParser, Opcode, build_frame
-from trio_ws._core._protocol import TRANSITIONS, Protocol, Role, State, _Input
+from trio_ws._core._protocol import (
+    DEFAULT_MAX_FRAGMENTS,
+    TRANSITIONS,
+    Protocol,
+    Role,
+    State,
+    _Input,
+)
 
 KEY = b"\x11\x22\x33\x44"
 
@@ -288,6 +295,40 @@ def test_fragment_count_limit() -> None:
         + client_frame(Opcode.CONTINUATION, b"c")
     )
     assert_failed(proto, feed_whole(proto, data), 1009)
+
+
+@pytest.mark.parametrize("opcode", [Opcode.TEXT, Opcode.BINARY], ids=["9.3.1", "9.4.1"])
+def test_default_fragment_limit_takes_autobahn_9_3_1_and_9_4_1(opcode: Opcode) -> None:
+    # Regression: 4 MiB as wstest sends it, an empty first frame and 65,536
+    # continuation frames of 64 bytes, failed with 1009 under the defaults.
+    proto = Protocol(Role.SERVER, max_message_size=16 << 20)
+    count = (4 << 20) // 64
+    data = client_frame(opcode, b"", fin=False) + b"".join(
+        client_frame(Opcode.CONTINUATION, b"*" * 64, fin=i == count - 1)
+        for i in range(count)
+    )
+    (message,) = feed_whole(proto, data)
+    assert isinstance(message, TextMessage | BinaryMessage)
+    assert len(message.data) == 4 << 20
+    assert proto.state is State.OPEN
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["at-the-limit", "one-over"])
+def test_default_fragment_limit_boundary(extra: int) -> None:
+    # Exactly DEFAULT_MAX_FRAGMENTS frames (the first one counts) make one
+    # message; one frame more fails with 1009.
+    proto = Protocol(Role.SERVER)
+    frames = DEFAULT_MAX_FRAGMENTS + extra
+    data = (
+        client_frame(Opcode.BINARY, b"a", fin=False)
+        + client_frame(Opcode.CONTINUATION, b"", fin=False) * (frames - 2)
+        + client_frame(Opcode.CONTINUATION, b"z")
+    )
+    events = feed_whole(proto, data)
+    if extra:
+        assert_failed(proto, events, 1009)
+    else:
+        assert events == [BinaryMessage(b"az")]
 
 
 def test_unlimited_sizes() -> None:
