@@ -42,6 +42,8 @@ from ._exceptions import (
 from ._keepalive import KeepaliveTimeout
 from ._options import ConnectionOptions
 from ._server import Response, WebSocketServer, serve_websocket, wrap_server_stream
+from ._statistics import WebSocketStatistics
+from ._streaming import MessageStream
 
 __version__ = "0.1.0.dev0"
 
@@ -59,6 +61,7 @@ __all__ = [
     "InvalidURL",
     "KeepaliveTimeout",
     "LocalProtocolError",
+    "MessageStream",
     "ProtocolError",
     "RemoteProtocolError",
     "Request",
@@ -66,6 +69,7 @@ __all__ = [
     "WebSocket",
     "WebSocketError",
     "WebSocketServer",
+    "WebSocketStatistics",
     "__version__",
     "connect_websocket",
     "connect_websocket_url",

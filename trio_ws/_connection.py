@@ -13,15 +13,19 @@ record why the connection ended, and the user's next call raises
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, Iterable
+from typing import TYPE_CHECKING, Literal, cast
 
 import trio
 
 from ._core._events import (
     BinaryMessage,
     CloseReason,
+    MessageChunk,
+    MessageStart,
     Pong,
     ProtocolFailure,
     TextMessage,
@@ -32,6 +36,15 @@ from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import PingTracker, keepalive
 from ._options import ConnectionOptions, seconds
 from ._queue import MessageQueue
+from ._statistics import WebSocketStatistics
+from ._streaming import (
+    Fragments,
+    Incoming,
+    MessageStream,
+    Mode,
+    QueueItem,
+    fragments_of,
+)
 from ._writer import TRANSPORT_ERRORS, Writer
 
 if TYPE_CHECKING:
@@ -71,7 +84,9 @@ class WebSocket:
         "_discard_messages",
         "_extensions",
         "_failure_reached",
+        "_fragmenting",
         "_helpers_scope",
+        "_incoming",
         "_leftover",
         "_local",
         "_nursery",
@@ -81,6 +96,7 @@ class WebSocket:
         "_queue",
         "_reader_done",
         "_reader_finished",
+        "_receive_generation",
         "_receives_without_yield",
         "_remote",
         "_request",
@@ -109,8 +125,15 @@ class WebSocket:
         self._request = request
         self._leftover = leftover
         self._writer = Writer(stream, protocol, self._write_failed)
-        # Messages for receive(); None marks where the peer broke the protocol.
-        self._queue = MessageQueue[Message | None](options.message_queue_size)
+        # Messages for receive() (see QueueItem); None marks where the peer
+        # broke the protocol.
+        self._queue = MessageQueue[QueueItem](options.message_queue_size)
+        # The fragmented message waiting for receive() or receive_stream().
+        self._incoming: Incoming | None = None
+        # Counts receive calls, so a stale MessageStream can tell.
+        self._receive_generation = 0
+        # Set while send() sends a message in fragments; others wait for it.
+        self._fragmenting: trio.Event | None = None
         # Created only when a peer fault has to wait for the user (rare).
         self._failure_reached: trio.Event | None = None
         # Pings waiting for their pong, by payload, oldest first.
@@ -168,6 +191,34 @@ class WebSocket:
         """The peer's address, or None when the transport is not a socket."""
         return self._remote
 
+    def statistics(self) -> WebSocketStatistics:
+        """A snapshot of what this connection has done (see the record)."""
+        protocol = self._protocol
+        pings = self._pings
+        if self._close_reason is not None or protocol.state is State.CLOSED:
+            state: Literal["open", "closing", "closed"] = "closed"
+        elif protocol.state is State.CLOSING:
+            state = "closing"
+        else:
+            state = "open"
+        return WebSocketStatistics(
+            state=state,
+            close_reason=self._close_reason or protocol.close_reason,
+            messages_sent=protocol.messages_sent,
+            messages_received=protocol.messages_received,
+            bytes_sent=protocol.bytes_sent,
+            bytes_received=protocol.bytes_received,
+            wire_bytes_sent=protocol.wire_bytes_sent,
+            wire_bytes_received=protocol.wire_bytes_received,
+            frames_sent=protocol.frames_sent,
+            frames_received=protocol.frames_received,
+            pings_sent=pings.sent,
+            pongs_received=pings.answered,
+            last_ping_rtt=pings.last_rtt,
+            queued_messages=len(self._queue),
+            queue_capacity=self._options.message_queue_size,
+        )
+
     # ------------------------------------------------------------- lifecycle
 
     def _start(self, nursery: trio.Nursery) -> None:
@@ -202,7 +253,6 @@ class WebSocket:
         protocol = self._protocol
         stream = self._stream
         receive_size = self._options.receive_size
-        queue = self._queue
         cancelled = False
         try:
             data: bytes | bytearray = self._leftover
@@ -210,21 +260,7 @@ class WebSocket:
             while True:
                 if data:
                     protocol.receive_data(data)
-                    if protocol.has_data_to_send:
-                        await self._writer.flush()
-                    for event in protocol.events():
-                        if isinstance(event, TextMessage | BinaryMessage):
-                            if self._discard_messages:
-                                continue
-                            try:
-                                queue.put_nowait(event.data)
-                            except trio.WouldBlock:
-                                await queue.put(event.data)
-                        elif isinstance(event, Pong):
-                            self._pings.resolve(event.payload, trio.current_time())
-                        elif isinstance(event, ProtocolFailure):
-                            self._close_cause = event.error
-                            logger.debug("peer broke the protocol: %s", event.error)
+                    await self._dispatch()
                 if protocol.pending_failure is not None:
                     await self._fail_in_order()
                     return
@@ -250,6 +286,45 @@ class WebSocket:
             raise
         finally:
             self._finish(record_reason=not cancelled)
+
+    async def _dispatch(self) -> None:
+        """Hand the protocol's events over; settle paused fragmented messages."""
+        protocol = self._protocol
+        queue = self._queue
+        while True:
+            if protocol.has_data_to_send:
+                await self._writer.flush()
+            for event in protocol.events():
+                item: QueueItem
+                if isinstance(event, TextMessage | BinaryMessage):
+                    item = event.data
+                elif isinstance(event, MessageChunk):
+                    item = event
+                elif isinstance(event, MessageStart):
+                    item = self._incoming = Incoming(event.is_text)
+                else:
+                    if isinstance(event, Pong):
+                        self._pings.resolve(event.payload, trio.current_time())
+                    elif isinstance(event, ProtocolFailure):
+                        self._close_cause = event.error
+                        logger.debug("peer broke the protocol: %s", event.error)
+                    continue
+                if self._discard_messages:
+                    continue
+                try:
+                    queue.put_nowait(item)
+                except trio.WouldBlock:
+                    await queue.put(item)
+            incoming = self._incoming
+            if incoming is None:
+                return
+            # Parsing stopped at a fragmented message: the user's next
+            # receive() or receive_stream() says how to take it.
+            if self._discard_messages:
+                incoming.decide(Mode.DISCARD)
+            mode = await incoming.wait()
+            self._incoming = None
+            protocol.choose_message_mode(stream=mode is Mode.STREAM)
 
     async def _fail_in_order(self) -> None:
         """Fail the connection once the user has handled the earlier messages.
@@ -325,30 +400,44 @@ class WebSocket:
 
     async def send(
         self,
-        message: str | bytes | bytearray | memoryview,
+        message: str | bytes | bytearray | memoryview | Fragments,
         *,
         compress: bool | None = None,
     ) -> None:
         """Send one message: ``str`` as text, bytes-like as binary.
 
+        An iterable or async iterable of ``str`` (or of bytes-like) sends
+        one text (or binary) message in fragments, a frame per item, each
+        written as it comes: for messages too big to hold in memory, or
+        produced over time. Nothing is sent for an empty iterable. If the
+        iterable raises (or the call is cancelled) mid-message, the message
+        cannot be finished: the connection is closed with 1011 and the
+        error propagates.
+
         Concurrent calls from several tasks are safe; their messages are sent
-        whole, one after the other. Normally the message has been handed to
-        the transport when send() returns. While more received messages wait
-        in the queue, send() may return once the frame is buffered (at most
-        64 KiB): it is written, together with the next replies, as soon as
-        this task yields; a transport error then surfaces on the next call.
+        whole, one after the other (a fragmented message's frames are never
+        interleaved with another message's). Normally the message has been
+        handed to the transport when send() returns. While more received
+        messages wait in the queue, send() may return once the frame is
+        buffered (at most 64 KiB): it is written, together with the next
+        replies, as soon as this task yields; a transport error then
+        surfaces on the next call.
 
         Args:
             compress: with permessage-deflate negotiated, None (default)
-                compresses messages at or over the size threshold; False sends
-                this message uncompressed (for data that is already
-                compressed: JPEG, gzip...); True compresses it whatever its
-                size. Ignored when compression was not negotiated.
+                compresses messages at or over the size threshold (and every
+                fragmented message); False sends this message uncompressed
+                (for data that is already compressed: JPEG, gzip...); True
+                compresses it whatever its size. Ignored when compression was
+                not negotiated.
 
         Raises:
             ConnectionClosed: the connection is closed or closing.
-            TypeError: ``message`` is neither text nor bytes-like.
+            TypeError: ``message`` (or a fragment) is neither text nor
+                bytes-like, or fragments mix text and bytes.
         """
+        while self._fragmenting is not None:
+            await self._fragmenting.wait()
         protocol = self._protocol
         if protocol.state is not State.OPEN:
             raise self._closed_error()
@@ -357,9 +446,14 @@ class WebSocket:
                 protocol.send_text(message, compress=compress)
             elif isinstance(message, bytes | bytearray | memoryview):
                 protocol.send_binary(message, compress=compress)
+            elif isinstance(message, Iterable | AsyncIterable):
+                # (bytes-like iterables were taken by the branch above.)
+                await self._send_fragments(cast(Fragments, message), compress)
+                return
             else:
                 raise TypeError(
-                    f"message must be str or bytes-like, not {type(message).__name__}"
+                    "message must be str, bytes-like or an iterable of them, "
+                    f"not {type(message).__name__}"
                 )
         except LocalProtocolError as exc:  # closed while we were waiting
             raise self._closed_error() from exc
@@ -367,6 +461,33 @@ class WebSocket:
             await trio.lowlevel.checkpoint_if_cancelled()
             return
         await self._send_or_close()
+
+    async def _send_fragments(
+        self, fragments: Fragments, compress: bool | None
+    ) -> None:
+        """Send one message with a frame per item (see send())."""
+        protocol = self._protocol
+        done = self._fragmenting = trio.Event()
+        previous: str | bytes | None = None
+        try:
+            # One item of lookahead: the last fragment carries FIN.
+            async with contextlib.aclosing(fragments_of(fragments)) as items:
+                async for fragment in items:
+                    if previous is not None:
+                        protocol.send_fragment(previous, final=False, compress=compress)
+                        await self._send_or_close()
+                    previous = fragment
+            if previous is not None:
+                protocol.send_fragment(previous, final=True, compress=compress)
+                await self._send_or_close()
+        except BaseException as exc:
+            if protocol.sending_fragments and protocol.state is State.OPEN:
+                # A message cut short cannot be finished (RFC 6455 5.4): close.
+                await self._fail(1011, "message could not be finished", exc)
+            raise
+        finally:
+            self._fragmenting = None
+            done.set()
 
     def _can_defer_write(self) -> bool:
         """Leave the frame for the write helper? (Batches replies under load.)
@@ -398,18 +519,75 @@ class WebSocket:
     async def receive(self) -> str | bytes:
         """Wait for the next message: ``str`` for text, ``bytes`` for binary.
 
+        The whole message is returned; it may be up to ``max_message_size``
+        bytes (a bigger one closes the connection with 1009). Use
+        :meth:`receive_stream` for bigger messages.
+
         Raises:
             ConnectionClosed: the connection closed (``.reason`` says how) and
                 every message received before the close was already returned.
         """
+        while True:
+            item = await self._next_item()
+            if type(item) is str or type(item) is bytes:
+                return item
+            if isinstance(item, Incoming):
+                item.decide(Mode.WHOLE)
+            # Else: a chunk of a streamed message left unread, skipped.
+
+    async def receive_stream(self) -> MessageStream:
+        """Wait for the next message and receive it chunk by chunk.
+
+        Returns:
+            A :class:`MessageStream`: ``async for chunk in stream`` gives
+            ``str`` chunks for a text message, ``bytes`` for a binary one,
+            one per frame as it arrives. The message as a whole is not
+            limited by ``max_message_size`` (each frame still is), so a
+            peer can stream more than that in fragments; ``max_fragments``
+            still bounds the frame count. A message sent in one frame comes
+            as one chunk.
+
+        Raises:
+            ConnectionClosed: as for :meth:`receive`; iterating the stream
+                raises it too if the connection closes before the message
+                ends.
+        """
+        while True:
+            item = await self._next_item()
+            generation = self._receive_generation
+            if isinstance(item, str):
+                return MessageStream(
+                    self._next_chunk, generation, is_text=True, single=item
+                )
+            if isinstance(item, bytes):
+                return MessageStream(
+                    self._next_chunk, generation, is_text=False, single=item
+                )
+            if isinstance(item, Incoming):
+                item.decide(Mode.STREAM)
+                return MessageStream(self._next_chunk, generation, is_text=item.is_text)
+
+    async def _next_chunk(self, generation: int) -> MessageChunk:
+        if generation != self._receive_generation:
+            raise RuntimeError("this MessageStream was left for a newer receive call")
+        item = await self._get()
+        assert isinstance(item, MessageChunk)  # the queue holds its chunks next
+        return item
+
+    async def _next_item(self) -> QueueItem:
+        self._receive_generation += 1
+        return await self._get()
+
+    async def _get(self) -> QueueItem:
+        """The next queue item; raises ConnectionClosed at the end or a fault."""
         queue = self._queue
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
             try:
-                message = queue.get_nowait()
+                item = queue.get_nowait()
             except trio.WouldBlock:
                 self._receives_without_yield = 0
-                message = await queue.get()
+                item = await queue.get()
             else:
                 # Already queued: no need to yield for each one (see the
                 # constant), which lets replies sent meanwhile share a write.
@@ -418,10 +596,10 @@ class WebSocket:
                     self._receives_without_yield = 0
                     await trio.lowlevel.cancel_shielded_checkpoint()
         except trio.EndOfChannel:
-            message = None
+            item = None
         else:
-            if message is not None:
-                return message
+            if item is not None:
+                return item
             self._reached_failure()
         raise self._closed_error()  # outside the except: keep __cause__, no context
 
@@ -545,6 +723,8 @@ class WebSocket:
                 return
             if message is None:
                 self._reached_failure()
+            elif isinstance(message, Incoming):
+                message.decide(Mode.DISCARD)
 
     async def _abort(self) -> None:
         """Release the transport now and stop the helper tasks.
@@ -554,6 +734,8 @@ class WebSocket:
         """
         self._aborting = True
         self._queue.close()  # wakes a reader blocked on a full queue
+        if self._incoming is not None:  # or waiting for a receiving mode
+            self._incoming.decide(Mode.DISCARD)
         if self._helpers_scope is not None:
             self._helpers_scope.cancel()
         if self._close_reason is None:

@@ -58,11 +58,15 @@ class PendingPing:
 class PingTracker:
     """The pings of one connection that wait for their pong, oldest first."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "answered", "last_rtt", "sent")
 
     def __init__(self) -> None:
         # Created with the first ping: most connections never wait for one.
         self._pending: dict[bytes, PendingPing] | None = None
+        #: Pings added, pings answered, and the last answered one's RTT.
+        self.sent = 0
+        self.answered = 0
+        self.last_rtt: float | None = None
 
     def __contains__(self, payload: bytes) -> bool:
         return self._pending is not None and payload in self._pending
@@ -71,6 +75,7 @@ class PingTracker:
         """Record a ping sent at ``now`` (payloads of waiting pings are distinct)."""
         if self._pending is None:
             self._pending = {}
+        self.sent += 1
         pending = self._pending[payload] = PendingPing(now)
         return pending
 
@@ -93,7 +98,9 @@ class PingTracker:
             ping = pending.pop(key)
             ping.answered_at = now
             ping.event.set()
+            self.answered += 1
             if key == payload:
+                self.last_rtt = now - ping.sent_at
                 break
 
     def wake_all(self) -> None:

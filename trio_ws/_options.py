@@ -160,6 +160,9 @@ class ConnectionOptions:
             max_fragments=self.max_fragments,
             defer_failure=True,
             extension=extension,
+            # receive() or receive_stream() decides how each fragmented
+            # message is taken (see _streaming.py).
+            pause_fragmented=True,
         )
 
 

@@ -27,7 +27,7 @@ import codecs
 
 from ._deflate import PerMessageDeflate
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import BinaryMessage, TextMessage
+from ._events import BinaryMessage, MessageChunk, TextMessage
 from ._frames import Frame, FrameParser, Opcode
 
 __all__ = [
@@ -72,6 +72,12 @@ class MessageAssembler:
 
     ``max_message_size``, ``max_fragments`` and ``extension`` are plain
     attributes; change them between messages.
+
+    Set :attr:`streaming` to True before the first frame of a message to
+    receive it frame by frame: each data frame then gives a
+    :class:`MessageChunk`, ``max_message_size`` limits each frame (inflated)
+    instead of the whole message, and ``max_fragments`` still applies. It
+    goes back to False when the message ends.
     """
 
     __slots__ = (
@@ -84,9 +90,11 @@ class MessageAssembler:
         "_text",
         "_utf8",
         "_wire",
+        "bytes_received",
         "extension",
         "max_fragments",
         "max_message_size",
+        "streaming",
     )
 
     def __init__(
@@ -110,6 +118,10 @@ class MessageAssembler:
         self._utf8: codecs.IncrementalDecoder | None = None
         # Bytes of the frame being received already fed to the UTF-8 decoder.
         self._peeked = 0
+        #: Whether the message being received is streamed (see the class doc).
+        self.streaming = False
+        #: Payload bytes of data frames taken so far (inflated), for statistics.
+        self.bytes_received = 0
 
     def frame_limit(self) -> int | None:
         """The largest payload the next data frame may have (None: no limit).
@@ -120,20 +132,25 @@ class MessageAssembler:
         limit = self.max_message_size
         if limit is None:
             return None
+        # A streamed message is limited frame by frame, not in total.
+        size, wire = (0, 0) if self.streaming else (self._size, self._wire)
         if self.extension is None:
-            return limit - self._size
+            return limit - size
         # A compressed payload can be larger than what it inflates to: zlib's
         # deflateBound() for non-default settings allows ~14% (n/8 + n/64).
         # The inflated size is checked exactly by the decompressor, the size
         # of an uncompressed message by _check_size().
-        return limit + (limit >> 3) + (limit >> 6) + 64 - self._wire
+        return limit + (limit >> 3) + (limit >> 6) + 64 - wire
 
-    def receive_frame(self, frame: Frame) -> TextMessage | BinaryMessage | None:
+    def receive_frame(
+        self, frame: Frame
+    ) -> TextMessage | BinaryMessage | MessageChunk | None:
         """Take one data frame (TEXT, BINARY or CONTINUATION), in wire order.
 
         Returns:
             The message this frame completes, or None while a fragmented
-            message is still open.
+            message is still open; when :attr:`streaming`, the frame's
+            :class:`MessageChunk`.
 
         Raises:
             RemoteProtocolError: the peer broke a rule: fragmentation order or
@@ -159,9 +176,10 @@ class MessageAssembler:
                 self._compressed = True
             elif extension is not None:
                 self._check_size(len(payload))
-            if frame.fin:
+            if frame.fin and not self.streaming:
                 # The common case: a whole message in one frame.
                 self._compressed = False
+                self.bytes_received += len(payload)
                 if opcode is Opcode.BINARY:
                     return BinaryMessage(payload)
                 if self._peeked:
@@ -175,7 +193,8 @@ class MessageAssembler:
             if opcode is Opcode.TEXT and self._utf8 is None:
                 # (A decoder may exist already if this frame was peeked at.)
                 self._utf8 = _Utf8Decoder()
-            return self._add_fragment(payload, final=False)
+            # (fin is set here only on a streamed single-frame message.)
+            return self._add_fragment(payload, final=frame.fin)
         if opcode is Opcode.CONTINUATION:
             if self._opcode is None:
                 raise RemoteProtocolError(
@@ -184,11 +203,24 @@ class MessageAssembler:
             self._wire += len(payload)
             if self._compressed:
                 assert self.extension is not None
+                if self.streaming:
+                    self.extension.renew_budget(self.max_message_size)
                 payload = self.extension.decompress(payload, final=frame.fin)
             elif self.extension is not None:
-                self._check_size(self._size + len(payload))
+                self._check_size(len(payload) + (0 if self.streaming else self._size))
             return self._add_fragment(payload, final=frame.fin)
         raise LocalProtocolError(f"{opcode.name} is not a data frame")
+
+    @property
+    def in_message(self) -> bool:
+        """True while a fragmented message is partly received."""
+        return self._opcode is not None
+
+    def check_reserved_bits(self, frame: Frame) -> None:
+        """Raise :class:`RemoteProtocolError` (1002) if ``frame``, a data
+        frame, has reserved bits that nothing negotiated (RFC 6455 5.2)."""
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            self._check_rsv(frame)
 
     def validate_pending(self, parser: FrameParser) -> None:
         """Fail fast on bad UTF-8 in a text frame still arriving (RFC 6455 8.1).
@@ -264,13 +296,14 @@ class MessageAssembler:
 
     def _add_fragment(
         self, payload: bytes, *, final: bool
-    ) -> TextMessage | BinaryMessage | None:
+    ) -> TextMessage | BinaryMessage | MessageChunk | None:
         self._fragments += 1
         if self.max_fragments is not None and self._fragments > self.max_fragments:
             raise RemoteProtocolError(
                 f"message split into more than {self.max_fragments} fragments", 1009
             )
         self._size += len(payload)
+        self.bytes_received += len(payload)
         decoder = self._utf8
         if decoder is not None:
             peeked = self._peeked
@@ -281,24 +314,40 @@ class MessageAssembler:
                 raise _utf8_error(exc) from exc
             if piece:
                 self._text.append(piece)
+        elif self.streaming:
+            return self._chunk(bytes(payload), final)
         else:
             self._binary += payload
+        if self.streaming:
+            text = "".join(self._text)
+            self._text.clear()
+            return self._chunk(text, final)
         if final:
             return self._finish_message()
         return None
+
+    def _chunk(self, data: str | bytes, final: bool) -> MessageChunk:
+        if final:
+            self._reset()
+        return MessageChunk(data, final)
 
     def _finish_message(self) -> TextMessage | BinaryMessage:
         message: TextMessage | BinaryMessage
         if self._opcode is Opcode.TEXT:
             message = TextMessage("".join(self._text))
             self._text.clear()
-            self._utf8 = None
         else:
             message = BinaryMessage(bytes(self._binary))
             self._binary = bytearray()
+        self._reset()
+        return message
+
+    def _reset(self) -> None:
+        # Ready for the next message.
+        self._utf8 = None
         self._opcode = None
         self._size = 0
         self._wire = 0
         self._compressed = False
         self._fragments = 0
-        return message
+        self.streaming = False

@@ -417,6 +417,31 @@ class PerMessageDeflate:
             self._compressor = None
         return payload
 
+    def compress_fragment(
+        self, data: bytes | bytearray | memoryview, *, final: bool
+    ) -> bytes:
+        """Compress one fragment of a message sent in several frames.
+
+        The fragments' payloads together form one compressed message (RFC
+        7692 6.1): each is flushed to a byte boundary so it can be sent at
+        once, and only the last drops the trailing ``00 00 ff ff``.
+        """
+        compressor = self._compressor
+        if compressor is None:
+            compressor = self._compressor = zlib.compressobj(*self._compressor_args)
+        payload = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if final:
+            if payload.endswith(_TAIL):
+                payload = payload[:-4]
+            if self._send_reset:
+                self._compressor = None
+        return payload
+
+    def renew_budget(self, max_size: int | None) -> None:
+        """Allow the next frame of the current message ``max_size`` bytes once
+        inflated (for streamed messages: the limit applies per frame)."""
+        self._remaining = max_size
+
     def start_message(self, max_size: int | None) -> None:
         """Start inflating a compressed message (its first frame has RSV1)
         that may inflate to at most ``max_size`` bytes (None: no limit)."""

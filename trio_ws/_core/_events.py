@@ -19,6 +19,8 @@ __all__ = [
     "CloseReceived",
     "ConnectionLost",
     "Event",
+    "MessageChunk",
+    "MessageStart",
     "Ping",
     "Pong",
     "ProtocolFailure",
@@ -100,6 +102,33 @@ class BinaryMessage(Event):
     """A complete binary message."""
 
     data: bytes
+
+
+@attrs.frozen(slots=True)
+class MessageStart(Event):
+    """A fragmented message began; the protocol waits for a receiving mode.
+
+    Emitted only by a protocol created with ``pause_fragmented=True``, for
+    the first frame of a message that spans several frames. Parsing stops
+    until :meth:`Protocol.choose_message_mode` says whether the message is
+    assembled whole (then a :class:`TextMessage` or :class:`BinaryMessage`
+    follows) or streamed (then :class:`MessageChunk` events follow).
+    """
+
+    is_text: bool
+
+
+@attrs.frozen(slots=True)
+class MessageChunk(Event):
+    """One data frame of a streamed message, inflated and UTF-8 decoded.
+
+    ``data`` is ``str`` for a text message (whole characters only: a UTF-8
+    sequence split across frames is completed by the next chunk) and
+    ``bytes`` for a binary one; ``final`` is True on the message's last chunk.
+    """
+
+    data: str | bytes
+    final: bool
 
 
 @attrs.frozen(slots=True)

@@ -37,6 +37,8 @@ from ._events import (
     CloseReceived,
     ConnectionLost,
     Event,
+    MessageChunk,
+    MessageStart,
     Ping,
     Pong,
     ProtocolFailure,
@@ -138,6 +140,16 @@ class Protocol:
         extension: the negotiated permessage-deflate state (RFC 7692), or
             None. With it, RSV1 on a message's first frame means the message
             is compressed; inflating is bounded by ``max_message_size``.
+        pause_fragmented: when True, the first frame of a message that spans
+            several frames stops parsing with a :class:`MessageStart` event
+            until :meth:`choose_message_mode` says whether to assemble the
+            message whole or to stream it as :class:`MessageChunk` events.
+            Do not feed data while :attr:`paused`.
+
+    Counters for statistics (plain ints, never reset): ``frames_received``,
+    ``frames_sent``, ``messages_received``, ``messages_sent``,
+    ``bytes_received`` and ``bytes_sent`` (message payload bytes: inflated,
+    before compression), ``wire_bytes_received`` and ``wire_bytes_sent``.
 
     ``max_message_size``, ``max_fragments`` and ``extension`` can also be set
     after construction; change them between messages.
@@ -147,16 +159,27 @@ class Protocol:
         "_assembler",
         "_defer_failure",
         "_events",
+        "_held",
         "_is_client",
         "_out",
         "_out_size",
         "_parser",
+        "_pause_fragmented",
+        "_sending",
+        "_sending_compressed",
+        "bytes_sent",
         "close_received",
         "close_sent",
         "error",
+        "frames_received",
+        "frames_sent",
+        "messages_received",
+        "messages_sent",
         "pending_failure",
         "role",
         "state",
+        "wire_bytes_received",
+        "wire_bytes_sent",
     )
 
     def __init__(
@@ -167,6 +190,7 @@ class Protocol:
         max_fragments: int | None = DEFAULT_MAX_FRAGMENTS,
         defer_failure: bool = False,
         extension: PerMessageDeflate | None = None,
+        pause_fragmented: bool = False,
     ) -> None:
         self.role = role
         self.state = State.OPEN
@@ -190,6 +214,17 @@ class Protocol:
             max_fragments=max_fragments,
             extension=extension,
         )
+        self._pause_fragmented = pause_fragmented
+        # The first frame of a fragmented message, held while paused.
+        self._held: Frame | None = None
+        # The message being sent in fragments: its opcode, and whether its
+        # fragments are compressed.
+        self._sending: Opcode | None = None
+        self._sending_compressed = False
+        self.frames_received = self.frames_sent = 0
+        self.messages_received = self.messages_sent = 0
+        self.bytes_sent = 0
+        self.wire_bytes_received = self.wire_bytes_sent = 0
 
     # ----------------------------------------------------------- configuration
 
@@ -220,6 +255,21 @@ class Protocol:
     def extension(self, value: PerMessageDeflate | None) -> None:
         self._assembler.extension = value
 
+    @property
+    def bytes_received(self) -> int:
+        """Payload bytes of the data frames received (inflated)."""
+        return self._assembler.bytes_received
+
+    @property
+    def sending_fragments(self) -> bool:
+        """True between the first and the final :meth:`send_fragment`."""
+        return self._sending is not None
+
+    @property
+    def paused(self) -> bool:
+        """True while a :class:`MessageStart` waits for choose_message_mode()."""
+        return self._held is not None
+
     # ------------------------------------------------------------------ output
 
     def events(self) -> list[Event]:
@@ -245,6 +295,7 @@ class Protocol:
         if not out:
             return b""
         self._out = []
+        self.wire_bytes_sent += self._out_size
         self._out_size = 0
         return out[0] if len(out) == 1 else b"".join(out)
 
@@ -274,14 +325,14 @@ class Protocol:
                 is (already compressed data), True compresses it regardless
                 of size. Without the extension messages go uncompressed.
         """
-        self._check_can_send("send a message")
+        self._check_can_send_message()
         self._queue_message(Opcode.TEXT, text.encode(), compress)
 
     def send_binary(
         self, data: bytes | bytearray | memoryview, *, compress: bool | None = None
     ) -> None:
         """Queue a binary message (one frame); ``compress`` as for send_text()."""
-        self._check_can_send("send a message")
+        self._check_can_send_message()
         self._queue_message(
             Opcode.BINARY, data if isinstance(data, bytes) else bytes(data), compress
         )
@@ -289,6 +340,8 @@ class Protocol:
     def _queue_message(
         self, opcode: Opcode, payload: bytes, compress: bool | None
     ) -> None:
+        self.messages_sent += 1
+        self.bytes_sent += len(payload)
         ext = self._assembler.extension
         if ext is not None and (
             ext.should_compress(len(payload)) if compress is None else compress
@@ -310,6 +363,57 @@ class Protocol:
                 f"send_frame() is for data frames, not {opcode.name}"
             )
         self._queue(opcode, payload, fin=fin)
+
+    def send_fragment(
+        self,
+        data: str | bytes | bytearray | memoryview,
+        *,
+        final: bool,
+        compress: bool | None = None,
+    ) -> None:
+        """Queue one fragment of a message sent in several frames.
+
+        The first call starts the message (``str``: text, bytes-like:
+        binary); the next ones continue it with data of the same kind, and
+        the one with ``final=True`` ends it. Other messages cannot be sent
+        meanwhile; pings, pongs and a close frame can (RFC 6455 5.4).
+
+        Args:
+            compress: on the first fragment, with permessage-deflate
+                negotiated: None or True compresses the whole message (each
+                fragment is flushed so it can go at once), False sends it as
+                is. Ignored on later fragments.
+
+        Raises:
+            LocalProtocolError: the connection is not open, or ``data`` is
+                not of the kind the message started with.
+        """
+        self._check_can_send("send a message")
+        is_text = isinstance(data, str)
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        opcode = self._sending
+        if opcode is None:
+            frame_opcode = self._sending = Opcode.TEXT if is_text else Opcode.BINARY
+            ext = self._assembler.extension
+            self._sending_compressed = ext is not None and compress is not False
+        else:
+            if is_text != (opcode is Opcode.TEXT):
+                raise LocalProtocolError(
+                    f"a {'text' if opcode is Opcode.TEXT else 'binary'} message "
+                    "continues with fragments of the same kind"
+                )
+            frame_opcode = Opcode.CONTINUATION
+        self.bytes_sent += len(payload)
+        if self._sending_compressed:
+            ext = self._assembler.extension
+            assert ext is not None
+            payload = ext.compress_fragment(payload, final=final)
+        # RFC 7692 6: RSV1 on the first frame only marks the message compressed.
+        rsv1 = self._sending_compressed and frame_opcode is not Opcode.CONTINUATION
+        self._queue(frame_opcode, payload, fin=final, rsv1=rsv1)
+        if final:
+            self._sending = None
+            self.messages_sent += 1
 
     def send_ping(self, payload: bytes = b"") -> None:
         """Queue a ping (payload at most 125 bytes)."""
@@ -359,21 +463,64 @@ class Protocol:
             self._transition(_Input.EOF)
             self._events.append(ConnectionLost())
             return
+        if self._held is not None:
+            raise LocalProtocolError("data fed while waiting for choose_message_mode()")
+        self.wire_bytes_received += len(data)
+        self._parser.feed(data)
+        self._parse(None)
+
+    def choose_message_mode(self, *, stream: bool) -> None:
+        """Resume after a :class:`MessageStart`: assemble the message whole
+        (``stream=False``) or stream it as :class:`MessageChunk` events.
+
+        Parsing then goes on over the data already fed.
+
+        Raises:
+            LocalProtocolError: the protocol is not :attr:`paused`.
+        """
+        held = self._held
+        if held is None:
+            raise LocalProtocolError("no fragmented message waits for a mode")
+        self._held = None
+        if self.state is State.CLOSED or self.pending_failure is not None:
+            return
+        self._assembler.streaming = stream
+        self._parse(held)
+
+    def _parse(self, frame: Frame | None) -> None:
+        # Handles ``frame`` (if given), then every complete frame buffered.
         parser = self._parser
-        parser.feed(data)
         assembler = self._assembler
         try:
             while not self._closed():
-                frame = parser.next_frame(assembler.frame_limit())
                 if frame is None:
-                    assembler.validate_pending(parser)
-                    break
-                if frame.opcode >= 0x8:  # RFC 6455 5.5: a control frame
-                    self._handle_control(frame)
-                else:
-                    message = assembler.receive_frame(frame)
-                    if message is not None:
-                        self._events.append(message)
+                    frame = parser.next_frame(assembler.frame_limit())
+                    if frame is None:
+                        assembler.validate_pending(parser)
+                        break
+                    self.frames_received += 1
+                    if frame.opcode >= 0x8:  # RFC 6455 5.5: a control frame
+                        self._handle_control(frame)
+                        frame = None
+                        continue
+                    if (
+                        self._pause_fragmented
+                        and not frame.fin
+                        and frame.opcode is not Opcode.CONTINUATION
+                        and not assembler.in_message
+                    ):
+                        # The first frame of a fragmented message: the user
+                        # chooses how to receive it (choose_message_mode).
+                        assembler.check_reserved_bits(frame)
+                        self._held = frame
+                        self._events.append(MessageStart(frame.opcode is Opcode.TEXT))
+                        break
+                message = assembler.receive_frame(frame)
+                frame = None
+                if message is not None:
+                    if type(message) is not MessageChunk or message.final:
+                        self.messages_received += 1
+                    self._events.append(message)
         except RemoteProtocolError as exc:
             if self._defer_failure:
                 self.pending_failure = exc
@@ -462,6 +609,13 @@ class Protocol:
     def _transition(self, what: _Input) -> None:
         self.state = TRANSITIONS[self.state][what]
 
+    def _check_can_send_message(self) -> None:
+        self._check_can_send("send a message")
+        if self._sending is not None:
+            raise LocalProtocolError(
+                "cannot send a message while a fragmented one is being sent"
+            )
+
     def _check_can_send(self, action: str) -> None:
         if self.state not in _CAN_SEND:
             raise LocalProtocolError(
@@ -480,6 +634,7 @@ class Protocol:
     ) -> None:
         key = random_mask_key() if self._is_client else None
         frame = build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
+        self.frames_sent += 1
         self._out.append(frame)
         self._out_size += len(frame)
 
