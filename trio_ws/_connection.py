@@ -17,18 +17,13 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterable, Iterable
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, cast
 
 import trio
 
 from ._core._events import (
-    BinaryMessage,
     CloseReason,
     MessageChunk,
-    MessageStart,
-    Pong,
-    ProtocolFailure,
-    TextMessage,
 )
 from ._core._protocol import Protocol, Role, State
 from ._endpoint import Endpoint, endpoint_of
@@ -36,7 +31,8 @@ from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import PingTracker, keepalive
 from ._options import ConnectionOptions, seconds
 from ._queue import MessageQueue
-from ._statistics import WebSocketStatistics
+from ._reader import Reader
+from ._statistics import WebSocketStatistics, snapshot
 from ._streaming import (
     Fragments,
     Incoming,
@@ -54,7 +50,6 @@ __all__ = ["Endpoint", "WebSocket"]
 
 logger = logging.getLogger("trio_ws")
 
-Message = str | bytes
 
 # receive() hands over messages that are already queued without yielding to
 # the scheduler (it still raises at once when cancelled), but yields at least
@@ -63,7 +58,7 @@ Message = str | bytes
 MAX_RECEIVES_WITHOUT_YIELD = 32
 
 
-class WebSocket:
+class WebSocket(Reader):
     """An open WebSocket connection (server or client side).
 
     Users get one from :func:`serve_websocket` (passed to the handler) or from
@@ -79,15 +74,10 @@ class WebSocket:
 
     __slots__ = (
         "_aborting",
-        "_close_cause",
-        "_close_reason",
         "_discard_messages",
         "_extensions",
-        "_failure_reached",
         "_fragmenting",
         "_helpers_scope",
-        "_incoming",
-        "_leftover",
         "_local",
         "_nursery",
         "_options",
@@ -95,13 +85,11 @@ class WebSocket:
         "_protocol",
         "_queue",
         "_reader_done",
-        "_reader_finished",
         "_receive_generation",
         "_receives_without_yield",
         "_remote",
         "_request",
         "_stream",
-        "_stream_closed",
         "_subprotocol",
         "_writer",
     )
@@ -193,30 +181,12 @@ class WebSocket:
 
     def statistics(self) -> WebSocketStatistics:
         """A snapshot of what this connection has done (see the record)."""
-        protocol = self._protocol
-        pings = self._pings
-        if self._close_reason is not None or protocol.state is State.CLOSED:
-            state: Literal["open", "closing", "closed"] = "closed"
-        elif protocol.state is State.CLOSING:
-            state = "closing"
-        else:
-            state = "open"
-        return WebSocketStatistics(
-            state=state,
-            close_reason=self._close_reason or protocol.close_reason,
-            messages_sent=protocol.messages_sent,
-            messages_received=protocol.messages_received,
-            bytes_sent=protocol.bytes_sent,
-            bytes_received=protocol.bytes_received,
-            wire_bytes_sent=protocol.wire_bytes_sent,
-            wire_bytes_received=protocol.wire_bytes_received,
-            frames_sent=protocol.frames_sent,
-            frames_received=protocol.frames_received,
-            pings_sent=pings.sent,
-            pongs_received=pings.answered,
-            last_ping_rtt=pings.last_rtt,
-            queued_messages=len(self._queue),
-            queue_capacity=self._options.message_queue_size,
+        return snapshot(
+            self._protocol,
+            self._pings,
+            self._close_reason,
+            queued=len(self._queue),
+            capacity=self._options.message_queue_size,
         )
 
     # ------------------------------------------------------------- lifecycle
@@ -249,138 +219,10 @@ class WebSocket:
     async def _keepalive_failed(self, cause: BaseException) -> None:
         await self._fail(1011, "keepalive ping timeout", cause)
 
-    async def _reader(self) -> None:
-        protocol = self._protocol
-        stream = self._stream
-        receive_size = self._options.receive_size
-        cancelled = False
-        try:
-            data: bytes | bytearray = self._leftover
-            self._leftover = b""
-            while True:
-                if data:
-                    protocol.receive_data(data)
-                    await self._dispatch()
-                if protocol.pending_failure is not None:
-                    await self._fail_in_order()
-                    return
-                if protocol.state is State.CLOSED:
-                    await self._after_close_handshake()
-                    return
-                data = await stream.receive_some(receive_size)
-                if not data:
-                    protocol.receive_data(b"")
-                    self._close_reason = CloseReason(
-                        1006, "the peer closed the connection without a close frame"
-                    )
-                    return
-        except TRANSPORT_ERRORS as exc:
-            if self._aborting:
-                cancelled = True  # _abort() closed the stream under us
-            elif self._close_cause is None:
-                self._close_cause = exc
-        except trio.Cancelled:
-            # Whoever cancelled us (aclose, _fail, a cancelled nursery) knows
-            # better why the connection ends: leave the reason to _abort.
-            cancelled = True
-            raise
-        finally:
-            self._finish(record_reason=not cancelled)
-
-    async def _dispatch(self) -> None:
-        """Hand the protocol's events over; settle paused fragmented messages."""
-        protocol = self._protocol
-        queue = self._queue
-        while True:
-            if protocol.has_data_to_send:
-                await self._writer.flush()
-            for event in protocol.events():
-                item: QueueItem
-                if isinstance(event, TextMessage | BinaryMessage):
-                    item = event.data
-                elif isinstance(event, MessageChunk):
-                    item = event
-                elif isinstance(event, MessageStart):
-                    item = self._incoming = Incoming(event.is_text)
-                else:
-                    if isinstance(event, Pong):
-                        self._pings.resolve(event.payload, trio.current_time())
-                    elif isinstance(event, ProtocolFailure):
-                        self._close_cause = event.error
-                        logger.debug("peer broke the protocol: %s", event.error)
-                    continue
-                if self._discard_messages:
-                    continue
-                try:
-                    queue.put_nowait(item)
-                except trio.WouldBlock:
-                    await queue.put(item)
-            incoming = self._incoming
-            if incoming is None:
-                return
-            # Parsing stopped at a fragmented message: the user's next
-            # receive() or receive_stream() says how to take it.
-            if self._discard_messages:
-                incoming.decide(Mode.DISCARD)
-            mode = await incoming.wait()
-            self._incoming = None
-            protocol.choose_message_mode(stream=mode is Mode.STREAM)
-
-    async def _fail_in_order(self) -> None:
-        """Fail the connection once the user has handled the earlier messages.
-
-        The peer broke the protocol after sending messages that are still in
-        the queue. The failure marker goes behind them; the user's receive()
-        reaching it fails the connection, so replies to those messages go out
-        before our close frame. Bounded by ``close_timeout`` if the user does
-        not receive.
-        """
-        protocol = self._protocol
-        self._close_cause = protocol.pending_failure
-        reached = self._failure_reached = trio.Event()
-        with trio.move_on_after(seconds(self._options.close_timeout)):
-            if not self._discard_messages:
-                await self._queue.put(None)
-                await reached.wait()
-        protocol.fail_pending()
-        for event in protocol.events():
-            if isinstance(event, ProtocolFailure):
-                logger.debug("peer broke the protocol: %s", event.error)
-        await self._writer.flush()
-        await self._after_close_handshake()
-
-    async def _after_close_handshake(self) -> None:
-        """Close the transport once the close frames crossed (RFC 6455 7.1.1).
-
-        The server closes TCP first; a client waits (up to ``close_timeout``)
-        for the server to do so, so that the server does not hold TIME_WAIT.
-        """
-        if self.is_client:
-            with trio.move_on_after(seconds(self._options.close_timeout)):
-                while await self._stream.receive_some(self._options.receive_size):
-                    pass
-        await self._close_stream()
-
-    def _finish(self, *, record_reason: bool) -> None:
-        """Record the close reason and wake everyone waiting on the connection."""
-        if record_reason and self._close_reason is None:
-            reason = self._protocol.close_reason
-            self._close_reason = reason if reason is not None else CloseReason(1006)
-        self._queue.close()
-        self._pings.wake_all()
-        self._reader_finished = True
-        if self._reader_done is not None:
-            self._reader_done.set()
-
     @property
     def _released(self) -> bool:
         """True once the close reason is known and the stream is closed."""
         return self._stream_closed and self._close_reason is not None
-
-    async def _close_stream(self) -> None:
-        if not self._stream_closed:
-            self._stream_closed = True
-            await trio.aclose_forcefully(self._stream)
 
     # ------------------------------------------------------------------ send
 

@@ -7,8 +7,10 @@ from typing import Literal
 import attrs
 
 from ._core._events import CloseReason
+from ._core._protocol import Protocol, State
+from ._keepalive import PingTracker
 
-__all__ = ["WebSocketStatistics"]
+__all__ = ["WebSocketStatistics", "snapshot"]
 
 
 @attrs.frozen(kw_only=True)
@@ -57,3 +59,39 @@ class WebSocketStatistics:
     last_ping_rtt: float | None
     queued_messages: int
     queue_capacity: int
+
+
+def snapshot(
+    protocol: Protocol,
+    pings: PingTracker,
+    close_reason: CloseReason | None,
+    *,
+    queued: int,
+    capacity: int,
+) -> WebSocketStatistics:
+    """The record for one connection: the core's counters, the Trio layer's
+    pings and queue, and the close reason the connection settled on."""
+    state: Literal["open", "closing", "closed"]
+    if close_reason is not None or protocol.state is State.CLOSED:
+        state = "closed"
+    elif protocol.state is State.CLOSING:
+        state = "closing"
+    else:
+        state = "open"
+    return WebSocketStatistics(
+        state=state,
+        close_reason=close_reason or protocol.close_reason,
+        messages_sent=protocol.messages_sent,
+        messages_received=protocol.messages_received,
+        bytes_sent=protocol.bytes_sent,
+        bytes_received=protocol.bytes_received,
+        wire_bytes_sent=protocol.wire_bytes_sent,
+        wire_bytes_received=protocol.wire_bytes_received,
+        frames_sent=protocol.frames_sent,
+        frames_received=protocol.frames_received,
+        pings_sent=pings.sent,
+        pongs_received=pings.answered,
+        last_ping_rtt=pings.last_rtt,
+        queued_messages=queued,
+        queue_capacity=capacity,
+    )

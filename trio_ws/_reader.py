@@ -1,0 +1,196 @@
+"""The reader task of a connection: transport -> protocol -> message queue.
+
+A mixin of :class:`~._connection.WebSocket` (the class is big enough without
+it): one task per connection reads the stream, feeds the sans-I/O protocol,
+writes what the protocol answers (pongs, close echoes), hands messages,
+chunks and fragmented-message markers to the queue, and ends the connection
+when the closing handshake is done, the peer failed, or the transport died.
+It never raises: it records why the connection ended.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from ._core._events import (
+    BinaryMessage,
+    CloseReason,
+    MessageChunk,
+    MessageStart,
+    Pong,
+    ProtocolFailure,
+    TextMessage,
+)
+from ._core._protocol import Protocol, Role, State
+from ._keepalive import PingTracker
+from ._options import ConnectionOptions, seconds
+from ._queue import MessageQueue
+from ._streaming import Incoming, Mode, QueueItem
+from ._writer import TRANSPORT_ERRORS, Writer
+
+__all__ = ["Reader"]
+
+logger = logging.getLogger("trio_ws")
+
+
+class Reader:
+    """The reader half of a WebSocket (state lives in the WebSocket)."""
+
+    # The reader-side state it assigns (set up by WebSocket.__init__).
+    __slots__ = (
+        "_close_cause",
+        "_close_reason",
+        "_failure_reached",
+        "_incoming",
+        "_leftover",
+        "_reader_finished",
+        "_stream_closed",
+    )
+
+    # Set by WebSocket.__init__ (see there).
+    _aborting: bool
+    _close_cause: BaseException | None
+    _close_reason: CloseReason | None
+    _discard_messages: bool
+    _failure_reached: trio.Event | None
+    _incoming: Incoming | None
+    _leftover: bytes
+    _options: ConnectionOptions
+    _pings: PingTracker
+    _protocol: Protocol
+    _queue: MessageQueue[QueueItem]
+    _reader_done: trio.Event | None
+    _reader_finished: bool
+    _stream: trio.abc.Stream
+    _stream_closed: bool
+    _writer: Writer
+
+    async def _reader(self) -> None:
+        protocol = self._protocol
+        stream = self._stream
+        receive_size = self._options.receive_size
+        cancelled = False
+        try:
+            data: bytes | bytearray = self._leftover
+            self._leftover = b""
+            while True:
+                if data:
+                    protocol.receive_data(data)
+                    await self._dispatch()
+                if protocol.pending_failure is not None:
+                    await self._fail_in_order()
+                    return
+                if protocol.state is State.CLOSED:
+                    await self._after_close_handshake()
+                    return
+                data = await stream.receive_some(receive_size)
+                if not data:
+                    protocol.receive_data(b"")
+                    self._close_reason = CloseReason(
+                        1006, "the peer closed the connection without a close frame"
+                    )
+                    return
+        except TRANSPORT_ERRORS as exc:
+            if self._aborting:
+                cancelled = True  # _abort() closed the stream under us
+            elif self._close_cause is None:
+                self._close_cause = exc
+        except trio.Cancelled:
+            # Whoever cancelled us (aclose, _fail, a cancelled nursery) knows
+            # better why the connection ends: leave the reason to _abort.
+            cancelled = True
+            raise
+        finally:
+            self._finish(record_reason=not cancelled)
+
+    async def _dispatch(self) -> None:
+        """Hand the protocol's events over; settle paused fragmented messages."""
+        protocol = self._protocol
+        queue = self._queue
+        while True:
+            if protocol.has_data_to_send:
+                await self._writer.flush()
+            for event in protocol.events():
+                item: QueueItem
+                if isinstance(event, TextMessage | BinaryMessage):
+                    item = event.data
+                elif isinstance(event, MessageChunk):
+                    item = event
+                elif isinstance(event, MessageStart):
+                    item = self._incoming = Incoming(event.is_text)
+                else:
+                    if isinstance(event, Pong):
+                        self._pings.resolve(event.payload, trio.current_time())
+                    elif isinstance(event, ProtocolFailure):
+                        self._close_cause = event.error
+                        logger.debug("peer broke the protocol: %s", event.error)
+                    continue
+                if self._discard_messages:
+                    continue
+                try:
+                    queue.put_nowait(item)
+                except trio.WouldBlock:
+                    await queue.put(item)
+            incoming = self._incoming
+            if incoming is None:
+                return
+            # Parsing stopped at a fragmented message: the user's next
+            # receive() or receive_stream() says how to take it.
+            if self._discard_messages:
+                incoming.decide(Mode.DISCARD)
+            mode = await incoming.wait()
+            self._incoming = None
+            protocol.choose_message_mode(stream=mode is Mode.STREAM)
+
+    async def _fail_in_order(self) -> None:
+        """Fail the connection once the user has handled the earlier messages.
+
+        The peer broke the protocol after sending messages that are still in
+        the queue. The failure marker goes behind them; the user's receive()
+        reaching it fails the connection, so replies to those messages go out
+        before our close frame. Bounded by ``close_timeout`` if the user does
+        not receive.
+        """
+        protocol = self._protocol
+        self._close_cause = protocol.pending_failure
+        reached = self._failure_reached = trio.Event()
+        with trio.move_on_after(seconds(self._options.close_timeout)):
+            if not self._discard_messages:
+                await self._queue.put(None)
+                await reached.wait()
+        protocol.fail_pending()
+        for event in protocol.events():
+            if isinstance(event, ProtocolFailure):
+                logger.debug("peer broke the protocol: %s", event.error)
+        await self._writer.flush()
+        await self._after_close_handshake()
+
+    async def _after_close_handshake(self) -> None:
+        """Close the transport once the close frames crossed (RFC 6455 7.1.1).
+
+        The server closes TCP first; a client waits (up to ``close_timeout``)
+        for the server to do so, so that the server does not hold TIME_WAIT.
+        """
+        if self._protocol.role is Role.CLIENT:
+            with trio.move_on_after(seconds(self._options.close_timeout)):
+                while await self._stream.receive_some(self._options.receive_size):
+                    pass
+        await self._close_stream()
+
+    def _finish(self, *, record_reason: bool) -> None:
+        """Record the close reason and wake everyone waiting on the connection."""
+        if record_reason and self._close_reason is None:
+            reason = self._protocol.close_reason
+            self._close_reason = reason if reason is not None else CloseReason(1006)
+        self._queue.close()
+        self._pings.wake_all()
+        self._reader_finished = True
+        if self._reader_done is not None:
+            self._reader_done.set()
+
+    async def _close_stream(self) -> None:
+        if not self._stream_closed:
+            self._stream_closed = True
+            await trio.aclose_forcefully(self._stream)
