@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import subprocess
 import sys
@@ -102,3 +103,20 @@ def test_scripts_run_end_to_end() -> None:
     finally:
         server.terminate()
         server.wait(timeout=TEST_TIMEOUT)
+
+
+def test_stream_file_example_sends_more_than_max_message_size(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 12_000  # ~3 MiB, three times the default limit
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "stream_file.py"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=TEST_TIMEOUT * 3,
+        check=True,
+    )
+    assert f"server received {len(data)} bytes" in result.stdout
+    assert hashlib.sha256(data).hexdigest() in result.stdout
+    assert "max_message_size 1048576" in result.stdout
+    assert "checksums match" in result.stdout
