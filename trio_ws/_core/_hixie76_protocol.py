@@ -1,0 +1,481 @@
+"""Legacy draft-76 ("hixie-76") framing: the protocol object, sans-I/O.
+
+Wire format (draft-hixie-thewebsocketprotocol-76 4.2 and 5.3)::
+
+    0x00 <UTF-8 text> 0xFF          a text message (the only message type)
+    0xFF 0x00                       the closing handshake, both ways (1.4)
+    <type, high bit clear> ... 0xFF         other sentinel frames: discarded
+    <type, high bit set> <length> <bytes>   other length-prefixed frames:
+                                            discarded; the length is 7 bits
+                                            per byte, big-endian, the high
+                                            bit saying "more bytes follow"
+
+There is no masking, no binary message, no fragmentation, no ping, no pong
+and no close code. :class:`Hixie76Protocol` offers the same interface as the
+RFC 6455 :class:`~._protocol.Protocol` (see :mod:`._interface`) and emits
+the same events (:class:`TextMessage`, :class:`CloseReceived`,
+:class:`ProtocolFailure`, :class:`ConnectionLost`), so the Trio layer drives
+it unchanged. Where draft-76 has nothing to match:
+
+- ``send_binary``, ``send_fragment``, ``send_ping`` and ``send_pong`` raise
+  :class:`LocalProtocolError`; no :class:`MessageStart` is ever emitted, so
+  ``choose_message_mode`` is never due (it raises, as the RFC 6455 one does
+  when nothing waits).
+- Close codes exist only locally. The peer's 0xFF 0x00 is reported as 1000
+  (a clean close); ``send_close(code, reason)`` checks its arguments as RFC
+  6455 would and records them in ``close_sent``, but sends 0xFF 0x00 only.
+- Failing the connection (a message over the size limit: 1009; invalid
+  UTF-8: 1007) sends nothing: draft-76 fails a connection by closing TCP
+  (5.3, 6). The error's code is what ``close_reason`` reports.
+
+Choices where the draft leaves room, both allowed by its text:
+
+- Frames of other types are read and discarded, as 4.2 and 5.3 say, but
+  never buffered, and their length counts against ``max_message_size`` like
+  a message's: an oversized one fails the connection with 1009.
+- Invalid UTF-8 fails the connection with 1007 on the first bad byte
+  (5.4 leaves the behaviour to the server), as the RFC 6455 side does.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+
+from ._assembler import DEFAULT_MAX_MESSAGE_SIZE
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    CloseReason,
+    CloseReceived,
+    ConnectionLost,
+    Event,
+    ProtocolFailure,
+    TextMessage,
+)
+from ._frames import is_sendable_close_code
+from ._protocol import MAX_CLOSE_REASON, TRANSITIONS, Role, State, _Input
+
+__all__ = ["CLOSE_FRAME", "MAX_FRAME_LENGTH", "Hixie76Protocol"]
+
+# draft-76 1.4: the closing handshake frame, sent both ways.
+CLOSE_FRAME = b"\xff\x00"
+
+# Largest length-prefixed frame accepted when there is no message size limit
+# (max_message_size=None): the length field is unbounded in draft-76, so cap
+# it where RFC 6455 caps its own (a 63-bit length) and fail with 1009 beyond.
+# Only a counter grows: discarded bytes are never buffered.
+MAX_FRAME_LENGTH = 2**63 - 1
+
+_TEXT_START = 0x00
+_SENTINEL = 0xFF
+_LENGTH_PREFIXED = 0x80  # the frame type's high bit (draft-76 5.3)
+
+_CLEAN_CLOSE = CloseReason(1000)
+
+_NO_BINARY = (
+    "draft-76 (hixie-76) connections carry text only: there are no binary "
+    "messages; send str"
+)
+
+
+class _Mode(enum.Enum):
+    """Where the parser is within a frame."""
+
+    TYPE = "type"  # expecting a frame type byte
+    TEXT = "text"  # inside 0x00 ... 0xFF, keeping the bytes
+    SKIP_TO_SENTINEL = "skip_to_sentinel"  # inside another sentinel frame
+    LENGTH = "length"  # reading a length-prefixed frame's length bytes
+    SKIP_LENGTH = "skip_length"  # discarding a length-prefixed frame's bytes
+
+
+def _utf8_error(exc: UnicodeDecodeError) -> RemoteProtocolError:
+    error = RemoteProtocolError("text message is not valid UTF-8", 1007)
+    error.__cause__ = exc
+    return error
+
+
+class Hixie76Protocol:
+    """One draft-76 connection's protocol state, free of any I/O.
+
+    Args:
+        role: which end this is. The framing is the same both ways (no
+            masking); trio_ws only uses :attr:`Role.SERVER`, tests use both.
+        max_message_size: largest text message accepted, in UTF-8 bytes
+            (None: no limit). A bigger one fails the connection (1009) as
+            soon as the limit is passed, without buffering the rest.
+        defer_failure: hold a peer fault in :attr:`pending_failure` until
+            :meth:`fail_pending` (as :class:`~._protocol.Protocol` does).
+
+    See the module docstring for what differs from RFC 6455. The statistics
+    counters are those of :class:`~._protocol.Protocol`; every frame counts,
+    the discarded ones and the closing 0xFF 0x00 included.
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_defer_failure",
+        "_events",
+        "_length",
+        "_mode",
+        "_out",
+        "_out_size",
+        "_parts",
+        "_size",
+        "_type",
+        "bytes_received",
+        "bytes_sent",
+        "close_received",
+        "close_sent",
+        "error",
+        "frames_received",
+        "frames_sent",
+        "max_message_size",
+        "messages_received",
+        "messages_sent",
+        "pending_failure",
+        "role",
+        "state",
+        "wire_bytes_received",
+        "wire_bytes_sent",
+    )
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        defer_failure: bool = False,
+    ) -> None:
+        self.role = role
+        self.state = State.OPEN
+        #: Largest text message accepted, in bytes (None: no limit).
+        self.max_message_size = max_message_size
+        #: CloseReason(1000) once the peer's 0xFF 0x00 arrived.
+        self.close_received: CloseReason | None = None
+        #: The code and reason given to send_close() (or 1000 when we answered
+        #: the peer's close); they are not sent, draft-76 has no close codes.
+        self.close_sent: CloseReason | None = None
+        #: The peer's protocol violation, if the core failed the connection.
+        self.error: RemoteProtocolError | None = None
+        #: A peer fault waiting for :meth:`fail_pending` (with ``defer_failure``).
+        self.pending_failure: RemoteProtocolError | None = None
+        self._defer_failure = defer_failure
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+        self._out_size = 0
+        # Parser state: the current frame's type, mode, byte count (text and
+        # skipped sentinel frames) or remaining length (length-prefixed).
+        self._mode = _Mode.TYPE
+        self._type = 0
+        self._size = 0
+        self._length = 0
+        # The text message being received, decoded as it arrives.
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._parts: list[str] = []
+        self.frames_received = self.frames_sent = 0
+        self.messages_received = self.messages_sent = 0
+        self.bytes_received = self.bytes_sent = 0
+        self.wire_bytes_received = self.wire_bytes_sent = 0
+
+    # ------------------------------------------------------------------ output
+
+    def events(self) -> list[Event]:
+        """Return the events produced since the last call, in wire order."""
+        events = self._events
+        if events:
+            self._events = []
+        return events
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when :meth:`data_to_send` would return bytes."""
+        return bool(self._out)
+
+    @property
+    def bytes_to_send(self) -> int:
+        """How many bytes :meth:`data_to_send` would return."""
+        return self._out_size
+
+    def data_to_send(self) -> bytes:
+        """Return the bytes to write to the transport (b"" if none)."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        self.wire_bytes_sent += self._out_size
+        self._out_size = 0
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    @property
+    def sending_fragments(self) -> bool:
+        """Always False: draft-76 cannot send a message in fragments."""
+        return False
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """Why the connection closed, once it has (None while open or closing).
+
+        1000 after the closing handshake (the peer's 0xFF 0x00), else the
+        error's code (1007, 1009) after a protocol failure, else 1006 (the
+        transport ended first).
+        """
+        if self.state is not State.CLOSED:
+            return None
+        if self.close_received is not None:
+            return self.close_received
+        if self.error is not None:
+            return CloseReason(self.error.close_code)
+        return CloseReason(1006)
+
+    # ---------------------------------------------------------------- commands
+
+    def send_text(self, text: str, *, compress: bool | None = None) -> None:
+        """Queue a text message: 0x00, its UTF-8, 0xFF.
+
+        Args:
+            compress: accepted for interface compatibility and ignored
+                (draft-76 has no extensions).
+        """
+        self._check_can_send("send a message")
+        payload = text.encode()
+        self.messages_sent += 1
+        self.bytes_sent += len(payload)
+        self._queue(b"\x00" + payload + b"\xff")
+
+    def send_binary(
+        self, data: bytes | bytearray | memoryview, *, compress: bool | None = None
+    ) -> None:
+        """Always raises: draft-76 has no binary messages.
+
+        Raises:
+            LocalProtocolError: always (or because the connection is closed).
+        """
+        self._check_can_send("send a message")
+        raise LocalProtocolError(_NO_BINARY)
+
+    def send_fragment(
+        self,
+        data: str | bytes | bytearray | memoryview,
+        *,
+        final: bool,
+        compress: bool | None = None,
+    ) -> None:
+        """Always raises: draft-76 cannot send a message in fragments.
+
+        (A text frame could be written in pieces, but a close or a failure
+        before its 0xFF would make the peer take the piece as a whole
+        message; there is no way to abandon a message on the wire.)
+
+        Raises:
+            LocalProtocolError: always.
+        """
+        self._check_can_send("send a message")
+        raise LocalProtocolError(
+            "draft-76 (hixie-76) connections cannot send a message in "
+            "fragments; send one str"
+        )
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Always raises: draft-76 has no pings.
+
+        Raises:
+            LocalProtocolError: always.
+        """
+        self._check_can_send("send a ping")
+        raise LocalProtocolError("draft-76 (hixie-76) connections have no pings")
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        """Always raises: draft-76 has no pongs.
+
+        Raises:
+            LocalProtocolError: always.
+        """
+        self._check_can_send("send a pong")
+        raise LocalProtocolError("draft-76 (hixie-76) connections have no pongs")
+
+    def send_close(self, code: int | None = 1000, reason: str = "") -> None:
+        """Start the closing handshake by queueing 0xFF 0x00.
+
+        Args:
+            code, reason: checked as for RFC 6455 (so that code moving between
+                the two protocols behaves the same) and recorded in
+                :attr:`close_sent`; draft-76 cannot send them.
+
+        Raises:
+            LocalProtocolError: the connection is not open, or the code or
+                reason would not be allowed by RFC 6455.
+        """
+        if _Input.SEND_CLOSE not in TRANSITIONS[self.state]:
+            raise LocalProtocolError(
+                f"cannot close a connection that is {self.state.value}"
+            )
+        if code is None:
+            if reason:
+                raise LocalProtocolError("a close reason needs a close code")
+        elif not is_sendable_close_code(code):
+            raise LocalProtocolError(f"close code {code} may not be sent")
+        if len(reason.encode()) > MAX_CLOSE_REASON:
+            raise LocalProtocolError(
+                f"close reason over {MAX_CLOSE_REASON} bytes in UTF-8"
+            )
+        self._queue_close()
+        self.close_sent = CloseReason(1005 if code is None else code, reason)
+        self._transition(_Input.SEND_CLOSE)
+
+    # ------------------------------------------------------------------- input
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes read from the transport; ``b""`` means end-of-file.
+
+        Never raises because of what the peer sent: a violation fails the
+        connection (see the module docstring).
+        """
+        if self.state is State.CLOSED or self.pending_failure is not None:
+            return  # draft-76 6: after the closing handshake, nothing is read
+        if not data:
+            self._transition(_Input.EOF)
+            self._events.append(ConnectionLost())
+            return
+        self.wire_bytes_received += len(data)
+        try:
+            self._parse(bytes(data))
+        except RemoteProtocolError as exc:
+            if self._defer_failure:
+                self.pending_failure = exc
+            else:
+                self._fail(exc)
+
+    def choose_message_mode(self, *, stream: bool) -> None:
+        """Always raises: no :class:`MessageStart` ever waits for a mode.
+
+        Raises:
+            LocalProtocolError: always.
+        """
+        raise LocalProtocolError("no fragmented message waits for a mode")
+
+    def fail_pending(self) -> None:
+        """Fail the connection because of :attr:`pending_failure`, if any."""
+        error = self.pending_failure
+        if error is None:
+            return
+        self.pending_failure = None
+        if not self._closed():
+            self._fail(error)
+
+    def _parse(self, data: bytes) -> None:
+        # draft-76 5.3 (server) and 4.2 (client) read frames the same way.
+        position = 0
+        end = len(data)
+        limit = self.max_message_size
+        while position < end and not self._closed():
+            mode = self._mode
+            if mode is _Mode.TYPE:
+                frame_type = self._type = data[position]
+                position += 1
+                if frame_type & _LENGTH_PREFIXED:
+                    self._mode = _Mode.LENGTH
+                    self._length = 0
+                else:
+                    text = frame_type == _TEXT_START
+                    self._mode = _Mode.TEXT if text else _Mode.SKIP_TO_SENTINEL
+                    self._size = 0
+            elif mode is _Mode.LENGTH:
+                byte = data[position]
+                position += 1
+                # 7 bits per byte, most significant first; the high bit says
+                # another length byte follows.
+                self._length = self._length * 128 + (byte & 0x7F)
+                bound = MAX_FRAME_LENGTH if limit is None else limit
+                if self._length > bound:
+                    raise RemoteProtocolError(f"frame of more than {bound} bytes", 1009)
+                if not byte & 0x80:
+                    self._end_length()
+            elif mode is _Mode.SKIP_LENGTH:
+                taken = min(self._length, end - position)
+                position += taken
+                self._length -= taken
+                if not self._length:
+                    self._mode = _Mode.TYPE
+                    self.frames_received += 1
+            else:
+                position = self._sentinel_data(data, position, limit)
+
+    def _end_length(self) -> None:
+        if self._length:
+            self._mode = _Mode.SKIP_LENGTH  # read and discard (5.3)
+            return
+        self._mode = _Mode.TYPE
+        self.frames_received += 1
+        if self._type == _SENTINEL:
+            self._handle_close()  # 0xFF 0x00 (1.4, 5.3)
+        # Any other empty length-prefixed frame is discarded (5.3).
+
+    def _sentinel_data(self, data: bytes, position: int, limit: int | None) -> int:
+        # Bytes up to the next 0xFF belong to the current frame; 0xFF is
+        # never part of UTF-8, so the text needs no escaping.
+        stop = data.find(_SENTINEL, position)
+        chunk_end = len(data) if stop == -1 else stop
+        self._size += chunk_end - position
+        if limit is not None and self._size > limit:
+            raise RemoteProtocolError(f"message of more than {limit} bytes", 1009)
+        text = self._mode is _Mode.TEXT
+        if text and chunk_end > position:
+            try:
+                self._parts.append(self._decoder.decode(data[position:chunk_end]))
+            except UnicodeDecodeError as exc:
+                raise _utf8_error(exc) from exc
+        if stop == -1:
+            return chunk_end
+        self._mode = _Mode.TYPE
+        self.frames_received += 1
+        if text:
+            try:
+                self._parts.append(self._decoder.decode(b"", final=True))
+            except UnicodeDecodeError as exc:  # ends inside a character
+                raise _utf8_error(exc) from exc
+            self.messages_received += 1
+            self.bytes_received += self._size
+            self._events.append(TextMessage("".join(self._parts)))
+            self._parts = []
+            self._decoder.reset()
+        return stop + 1
+
+    def _handle_close(self) -> None:
+        self.close_received = _CLEAN_CLOSE
+        if self.state is State.OPEN:
+            # draft-76 1.4: answer the closing handshake with 0xFF 0x00.
+            self._queue_close()
+            self.close_sent = _CLEAN_CLOSE
+        self._transition(_Input.RECEIVE_CLOSE)
+        self._events.append(CloseReceived(_CLEAN_CLOSE))
+
+    def _fail(self, error: RemoteProtocolError) -> None:
+        # draft-76 6: failing the connection is closing TCP; no frame is sent.
+        self.error = error
+        self._parts = []
+        self._transition(_Input.FAIL)
+        self._events.append(ProtocolFailure(error))
+
+    # ----------------------------------------------------------------- helpers
+
+    def _closed(self) -> bool:
+        # (A method, so type checkers do not narrow self.state across calls.)
+        return self.state is State.CLOSED
+
+    def _transition(self, what: _Input) -> None:
+        # The closing states are RFC 6455's (7.1), which draft-76 6 prefigures.
+        self.state = TRANSITIONS[self.state][what]
+
+    def _check_can_send(self, action: str) -> None:
+        if self.state is not State.OPEN:
+            raise LocalProtocolError(
+                f"cannot {action}: the connection is {self.state.value}"
+            )
+
+    def _queue_close(self) -> None:
+        self._queue(CLOSE_FRAME)
+
+    def _queue(self, frame: bytes) -> None:
+        self.frames_sent += 1
+        self._out.append(frame)
+        self._out_size += len(frame)
