@@ -25,7 +25,9 @@ from ._core._events import (
     CloseReason,
     MessageChunk,
 )
-from ._core._protocol import Protocol, Role, State
+from ._core._frames import MAX_CONTROL_PAYLOAD
+from ._core._interface import ProtocolLike
+from ._core._protocol import Role, State
 from ._endpoint import Endpoint, endpoint_of
 from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import PingTracker, keepalive
@@ -97,7 +99,7 @@ class WebSocket(Reader):
     def __init__(
         self,
         stream: trio.abc.Stream,
-        protocol: Protocol,
+        protocol: ProtocolLike,
         options: ConnectionOptions,
         *,
         subprotocol: str | None = None,
@@ -277,6 +279,9 @@ class WebSocket(Reader):
             ConnectionClosed: the connection is closed or closing.
             TypeError: ``message`` (or a fragment) is neither text nor
                 bytes-like, or fragments mix text and bytes.
+            LocalProtocolError: the connection cannot carry this message
+                (bytes or fragments on a legacy draft-76 connection, which
+                sends each text message in one piece).
         """
         while self._fragmenting is not None:
             await self._fragmenting.wait()
@@ -297,7 +302,9 @@ class WebSocket(Reader):
                     "message must be str, bytes-like or an iterable of them, "
                     f"not {type(message).__name__}"
                 )
-        except LocalProtocolError as exc:  # closed while we were waiting
+        except LocalProtocolError as exc:
+            if protocol.state is State.OPEN:
+                raise  # refused, not closed: e.g. bytes on draft-76
             raise self._closed_error() from exc
         if self._can_defer_write():
             await trio.lowlevel.checkpoint_if_cancelled()
@@ -484,6 +491,7 @@ class WebSocket(Reader):
         Raises:
             ConnectionClosed: the connection closed before the pong arrived.
             ValueError: the payload is in use by another pending ping, or too long.
+            LocalProtocolError: the connection has no pings (legacy draft-76).
         """
         if payload is None:
             payload = os.urandom(8)
@@ -491,10 +499,8 @@ class WebSocket(Reader):
             raise ValueError("a ping with this payload is already waiting for its pong")
         if self._protocol.state is not State.OPEN:
             raise self._closed_error()
-        try:
-            self._protocol.send_ping(payload)
-        except LocalProtocolError as exc:
-            raise ValueError(str(exc)) from exc
+        _check_control_payload(payload)
+        self._protocol.send_ping(payload)
         pending = self._pings.add(payload, trio.current_time())
         try:
             await self._send_or_close()
@@ -506,13 +512,17 @@ class WebSocket(Reader):
         return pending.answered_at - pending.sent_at
 
     async def pong(self, payload: bytes = b"") -> None:
-        """Send an unsolicited pong (a unidirectional heartbeat, RFC 6455 5.5.3)."""
+        """Send an unsolicited pong (a unidirectional heartbeat, RFC 6455 5.5.3).
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            ValueError: the payload is over 125 bytes.
+            LocalProtocolError: the connection has no pongs (legacy draft-76).
+        """
         if self._protocol.state is not State.OPEN:
             raise self._closed_error()
-        try:
-            self._protocol.send_pong(payload)
-        except LocalProtocolError as exc:
-            raise ValueError(str(exc)) from exc
+        _check_control_payload(payload)
+        self._protocol.send_pong(payload)
         await self._send_or_close()
 
     # ----------------------------------------------------------------- close
@@ -619,3 +629,13 @@ class WebSocket(Reader):
                 if self._close_reason is None:
                     self._close_reason = CloseReason(code, reason)
                 await self._abort()
+
+
+def _check_control_payload(payload: bytes) -> None:
+    # RFC 6455 5.5: a bad argument (ValueError), checked before the protocol
+    # may refuse the command itself (LocalProtocolError, e.g. on draft-76).
+    if len(payload) > MAX_CONTROL_PAYLOAD:
+        raise ValueError(
+            f"control frame payload of {len(payload)} bytes "
+            f"(limit {MAX_CONTROL_PAYLOAD})"
+        )

@@ -23,7 +23,8 @@ from ._core._events import (
     ProtocolFailure,
     TextMessage,
 )
-from ._core._protocol import Protocol, Role, State
+from ._core._interface import ProtocolLike
+from ._core._protocol import Role, State
 from ._keepalive import PingTracker
 from ._options import ConnectionOptions, seconds
 from ._queue import MessageQueue
@@ -59,7 +60,7 @@ class Reader:
     _leftover: bytes
     _options: ConnectionOptions
     _pings: PingTracker
-    _protocol: Protocol
+    _protocol: ProtocolLike
     _queue: MessageQueue[QueueItem]
     _reader_done: trio.Event | None
     _reader_finished: bool

@@ -14,8 +14,10 @@ import trio
 from ._connection import WebSocket
 from ._core import _handshake as hs
 from ._core._deflate import server_negotiate
+from ._core._hixie76 import is_hixie76_request
 from ._core._protocol import Role
 from ._exceptions import ConnectionClosed, InvalidHandshake
+from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
 from ._options import ConnectionOptions, OptionsDict, seconds
 
 if TYPE_CHECKING:
@@ -68,6 +70,8 @@ class WebSocketServer:
     """A running WebSocket server.
 
     Get one with ``server = await nursery.start(serve_websocket, handler, port)``.
+    The constructor takes the arguments of :func:`serve_websocket` (with
+    ``draft76``, off by default), its options as one :class:`ConnectionOptions`.
 
     Attributes:
         listeners: the trio listeners it accepts on.
@@ -83,6 +87,7 @@ class WebSocketServer:
         subprotocols: Sequence[str] = (),
         process_request: ProcessRequest | None = None,
         options: ConnectionOptions | None = None,
+        draft76: bool = False,
     ) -> None:
         self._handler = handler
         self.listeners = list(listeners)
@@ -90,6 +95,7 @@ class WebSocketServer:
         self._ssl_context = ssl_context
         self._subprotocols = tuple(subprotocols)
         self._process_request = process_request
+        self._draft76 = draft76
         self.options = options or ConnectionOptions()
         self._connections: set[WebSocket] = set()
         self._tasks = 0
@@ -229,6 +235,7 @@ class WebSocketServer:
             subprotocols=self._subprotocols,
             process_request=self._process_request,
             options=self.options,
+            draft76=self._draft76,
         )
 
 
@@ -238,6 +245,7 @@ async def _server_handshake(
     subprotocols: Sequence[str],
     process_request: ProcessRequest | None,
     options: ConnectionOptions,
+    draft76: bool = False,
 ) -> WebSocket | None:
     """Read the HTTP request on ``stream`` and answer it.
 
@@ -269,6 +277,18 @@ async def _server_handshake(
                 )
             )
             return None
+        if is_hixie76_request(request):
+            if not draft76:
+                raise InvalidHandshake(
+                    DRAFT76_DISABLED, 400, (("Sec-WebSocket-Version", "13"),)
+                )
+            return await hixie76_handshake(
+                stream,
+                request,
+                reader.trailing,
+                subprotocols=subprotocols,
+                options=options,
+            )
         offer = hs.validate_request(request)
         params = None
         if options.compression is not None and offer.extensions:
@@ -335,6 +355,7 @@ async def serve_websocket(
     subprotocols: Sequence[str] = (),
     process_request: ProcessRequest | None = None,
     listeners: Sequence[trio.abc.Listener[Any]] | None = None,
+    draft76: bool = False,
     task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
     **options: Unpack[OptionsDict],
 ) -> None:
@@ -360,6 +381,13 @@ async def serve_websocket(
             403, 404...), or None to go on with the WebSocket handshake.
         listeners: pre-built trio listeners (an SO_REUSEPORT socket, a Unix
             socket...) to accept on instead of opening TCP listeners.
+        draft76: also accept clients of the legacy draft-76 ("hixie-76")
+            protocol of 2010. Off by default: it has no masking (proxies and
+            caches can be poisoned), no binary messages, no pings and no
+            close codes, and RFC 6455 replaced it in 2011. When off, such a
+            request gets 400 saying so. When on, its handler gets a
+            WebSocket that sends and receives text only (``send(bytes)``
+            and ``ping()`` raise LocalProtocolError), without keepalive.
         options: :class:`ConnectionOptions` fields (``max_message_size``,
             ``message_queue_size``, ``open_timeout``, ``close_timeout``,
             ``ping_interval``, ``ping_timeout``...).
@@ -377,5 +405,6 @@ async def serve_websocket(
         subprotocols=subprotocols,
         process_request=process_request,
         options=connection_options,
+        draft76=draft76,
     )
     await server.run(task_status=task_status)

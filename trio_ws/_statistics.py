@@ -7,7 +7,8 @@ from typing import Literal
 import attrs
 
 from ._core._events import CloseReason
-from ._core._protocol import Protocol, State
+from ._core._interface import ProtocolLike
+from ._core._protocol import State
 from ._keepalive import PingTracker
 
 __all__ = ["WebSocketStatistics", "snapshot"]
@@ -62,7 +63,7 @@ class WebSocketStatistics:
 
 
 def snapshot(
-    protocol: Protocol,
+    protocol: ProtocolLike,
     pings: PingTracker,
     close_reason: CloseReason | None,
     *,

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from ._core._protocol import Protocol
+from ._core._interface import ProtocolLike
 
 __all__ = ["MAX_DEFERRED_BYTES", "TRANSPORT_ERRORS", "Writer"]
 
@@ -44,7 +44,7 @@ class Writer:
     def __init__(
         self,
         stream: trio.abc.Stream,
-        protocol: Protocol,
+        protocol: ProtocolLike,
         on_error: Callable[[BaseException], Awaitable[None]],
     ) -> None:
         self._stream = stream
