@@ -30,7 +30,7 @@ from ._core._interface import ProtocolLike
 from ._core._protocol import Role, State
 from ._endpoint import Endpoint, endpoint_of
 from ._exceptions import ConnectionClosed, LocalProtocolError
-from ._keepalive import PingTracker, keepalive
+from ._keepalive import KeepaliveTimeout, PendingPing, PingTracker, keepalive
 from ._options import ConnectionOptions, seconds
 from ._queue import MessageQueue
 from ._reader import Reader
@@ -43,6 +43,7 @@ from ._streaming import (
     QueueItem,
     fragments_of,
 )
+from ._sweeper import Sweeper
 from ._writer import TRANSPORT_ERRORS, Writer
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class WebSocket(Reader):
         "_extensions",
         "_fragmenting",
         "_helpers_scope",
+        "_keepalive_ping",
         "_local",
         "_nursery",
         "_options",
@@ -93,6 +95,7 @@ class WebSocket(Reader):
         "_request",
         "_stream",
         "_subprotocol",
+        "_sweeper",
         "_writer",
     )
 
@@ -134,6 +137,14 @@ class WebSocket(Reader):
         # Set when the reader task has ended; the event only exists once
         # someone waits for it (an Event costs ~0.4 KiB per connection).
         self._reader_finished = False
+        # Who reads (see _reader.py): the reader task once started, else the
+        # receiving task inline (a server's plain connections only).
+        self._reader_started = False
+        self._reader_wanted = False
+        self._inline = False
+        self._sweeper: Sweeper | None = None
+        # The sweeper's keepalive ping waiting for its pong.
+        self._keepalive_ping: PendingPing | None = None
         self._reader_done: trio.Event | None = None
         self._stream_closed = False
         self._helpers_scope: trio.CancelScope | None = None
@@ -193,10 +204,23 @@ class WebSocket(Reader):
 
     # ------------------------------------------------------------- lifecycle
 
-    def _start(self, nursery: trio.Nursery) -> None:
-        """Start the reader (and keepalive) tasks in ``nursery``."""
+    def _start(self, nursery: trio.Nursery, sweeper: Sweeper | None = None) -> None:
+        """Start the connection's helpers in ``nursery``.
+
+        With a ``sweeper`` (plain server connections), nothing starts now:
+        the handler reads inline and the sweeper does keepalive (see
+        _sweeper.py). Otherwise the reader (and keepalive) tasks start.
+        """
         self._nursery = nursery  # also runs the batched-write helper
-        nursery.start_soon(self._run_helpers)
+        if sweeper is None or isinstance(self._stream, trio.SSLStream):
+            # (A cancelled read may break a TLS stream: no inline reading.)
+            self._reader_started = True
+            nursery.start_soon(self._run_helpers)
+            return
+        self._sweeper = sweeper
+        now = trio.current_time()
+        interval = self._options.ping_interval
+        sweeper.add(self, now, None if interval is None else now + interval)
 
     async def _run_helpers(self) -> None:
         # The reader needs no cancel scope: _abort() closes the stream and the
@@ -217,6 +241,52 @@ class WebSocket(Reader):
             )
             await self._reader()
             nursery.cancel_scope.cancel()
+
+    # Sweeper callbacks (see _sweeper.py).
+
+    def _hand_over(self) -> None:
+        self._ensure_reader()
+
+    def _on_reader_start(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.forget(self)
+
+    def _keepalive_step(self, now: float) -> float | None:
+        """Keepalive by the sweeper: ping, or check the pending ping.
+
+        Returns when to be called next, or None when keepalive is over.
+        """
+        options = self._options
+        interval = options.ping_interval
+        if interval is None or self._reader_finished or self._aborting:
+            return None
+        if self._protocol.state is not State.OPEN:
+            return None
+        ping = self._keepalive_ping
+        if ping is not None:
+            if ping.answered_at is not None:
+                self._keepalive_ping = None
+                return max(now, ping.sent_at + interval)
+            timeout = options.ping_timeout
+            if timeout is not None and now - ping.sent_at >= timeout:
+                cause = KeepaliveTimeout(
+                    f"no pong within {timeout} s of a keepalive ping"
+                )
+                assert self._nursery is not None
+                self._nursery.start_soon(self._keepalive_failed, cause)
+                return None
+            return now + interval if timeout is None else ping.sent_at + timeout
+        payload = os.urandom(8)
+        self._protocol.send_ping(payload)
+        self._keepalive_ping = self._pings.add(payload, now)
+        if not self._inline:
+            self._ensure_reader()  # someone must read the pong
+        if not self._writer.write_later(self._nursery):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._write_soon)
+        timeout = options.ping_timeout
+        # Look again when the next ping is due or the pong is late.
+        return now + (interval if timeout is None else min(interval, timeout))
 
     async def _keepalive_failed(self, cause: BaseException) -> None:
         await self._fail(1011, "keepalive ping timeout", cause)
@@ -381,7 +451,7 @@ class WebSocket(Reader):
             if type(item) is str or type(item) is bytes:
                 return item
             if isinstance(item, Incoming):
-                item.decide(Mode.WHOLE)
+                await self._decide(item, Mode.WHOLE)
             # Else: a chunk of a streamed message left unread, skipped.
 
     async def receive_stream(self) -> MessageStream:
@@ -413,7 +483,7 @@ class WebSocket(Reader):
                     self._next_chunk, generation, is_text=False, single=item
                 )
             if isinstance(item, Incoming):
-                item.decide(Mode.STREAM)
+                await self._decide(item, Mode.STREAM)
                 return MessageStream(self._next_chunk, generation, is_text=item.is_text)
 
     async def _next_chunk(self, generation: int) -> MessageChunk:
@@ -436,7 +506,7 @@ class WebSocket(Reader):
                 item = queue.get_nowait()
             except trio.WouldBlock:
                 self._receives_without_yield = 0
-                item = await queue.get()
+                item = await self._wait_item()
             else:
                 # Already queued: no need to yield for each one (see the
                 # constant), which lets replies sent meanwhile share a write.
@@ -451,6 +521,34 @@ class WebSocket(Reader):
                 return item
             self._reached_failure()
         raise self._closed_error()  # outside the except: keep __cause__, no context
+
+    async def _wait_item(self) -> QueueItem:
+        """Wait for an item: read inline while no reader task runs."""
+        queue = self._queue
+        sweeper = self._sweeper
+        if sweeper is None or self._reader_started:
+            return await queue.get()
+        if self._inline:  # another task reads inline: let a reader serve both
+            self._ensure_reader()
+            return await queue.get()
+        sweeper.back(self)
+        try:
+            while not self._reader_started:
+                await self._read_inline()
+                try:
+                    return queue.get_nowait()
+                except trio.WouldBlock:
+                    pass
+            return await queue.get()
+        finally:
+            if not self._reader_started and not self._reader_finished:
+                sweeper.away(self, trio.current_time())
+
+    async def _decide(self, incoming: Incoming, mode: Mode) -> None:
+        """Take a fragmented message whole or streamed; resume parsing."""
+        incoming.decide(mode)
+        if not self._reader_started and self._incoming is incoming:
+            await self._resume_inline(stream=mode is Mode.STREAM)
 
     def _reached_failure(self) -> None:
         """The user got every message sent before the peer's fault: fail now."""
@@ -502,6 +600,8 @@ class WebSocket(Reader):
         _check_control_payload(payload)
         self._protocol.send_ping(payload)
         pending = self._pings.add(payload, trio.current_time())
+        if not self._inline:
+            self._ensure_reader()  # someone must read the pong
         try:
             await self._send_or_close()
             await pending.event.wait()
@@ -551,6 +651,7 @@ class WebSocket(Reader):
             self._discard_messages = True
             self._drain_queue()
         # Wait for the peer's close frame: the reader ends when it arrives.
+        self._ensure_reader()
         with trio.move_on_after(seconds(self._options.close_timeout)):
             if sending:
                 try:
@@ -585,6 +686,9 @@ class WebSocket(Reader):
         when the caller's scope is cancelled (after closing the stream).
         """
         self._aborting = True
+        if self._sweeper is not None:
+            self._sweeper.remove(self)
+            self._sweeper = None
         self._queue.close()  # wakes a reader blocked on a full queue
         if self._incoming is not None:  # or waiting for a receiving mode
             self._incoming.decide(Mode.DISCARD)

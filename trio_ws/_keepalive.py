@@ -10,7 +10,7 @@ import trio
 from ._exceptions import ConnectionClosed, ConnectionTimeout
 from ._options import seconds
 
-__all__ = ["KeepaliveTimeout", "PingTracker", "keepalive"]
+__all__ = ["KeepaliveTimeout", "PendingPing", "PingTracker", "keepalive"]
 
 
 class KeepaliveTimeout(ConnectionTimeout):

@@ -73,6 +73,17 @@ class MessageQueue(Generic[T]):
             raise trio.WouldBlock
         self._buffer.append(item)
 
+    def push(self, item: T) -> None:
+        """Add ``item`` even beyond the capacity (ClosedResourceError if closed).
+
+        For a reader that must not wait: the caller bounds the overflow (the
+        events of one read from the transport).
+        """
+        try:
+            self.put_nowait(item)
+        except trio.WouldBlock:
+            self._buffer.append(item)
+
     async def put(self, item: T) -> None:
         """Add ``item``, waiting while the queue is full."""
         await trio.lowlevel.checkpoint_if_cancelled()

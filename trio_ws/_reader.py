@@ -1,11 +1,21 @@
 """The reader task of a connection: transport -> protocol -> message queue.
 
 A mixin of :class:`~._connection.WebSocket` (the class is big enough without
-it): one task per connection reads the stream, feeds the sans-I/O protocol,
-writes what the protocol answers (pongs, close echoes), hands messages,
-chunks and fragmented-message markers to the queue, and ends the connection
-when the closing handshake is done, the peer failed, or the transport died.
-It never raises: it records why the connection ended.
+it). Someone reads the stream, feeds the sans-I/O protocol, writes what the
+protocol answers (pongs, close echoes), and hands messages, chunks and
+fragmented-message markers to the queue. Two ways:
+
+- the reader task (:meth:`Reader._reader`): reads until the connection ends,
+  waiting when the queue is full (backpressure), and ends the connection
+  when the closing handshake is done, the peer failed, or the transport
+  died. It never raises: it records why the connection ended. Clients, TLS
+  connections and streams wrapped by hand start it at once.
+- inline (:meth:`Reader._read_inline`), on plain server connections: the
+  handler's own task reads while it waits in ``receive()``, which saves a
+  task hand-off per message. Anything out of the ordinary (the peer's close
+  frame or fault, end of file, aclose(), a ping waiting for its pong, a
+  handler away from receive() for a while: see _sweeper.py) starts the
+  reader task, which then takes over for good.
 """
 
 from __future__ import annotations
@@ -45,8 +55,11 @@ class Reader:
         "_close_reason",
         "_failure_reached",
         "_incoming",
+        "_inline",
         "_leftover",
         "_reader_finished",
+        "_reader_started",
+        "_reader_wanted",
         "_stream_closed",
     )
 
@@ -57,13 +70,17 @@ class Reader:
     _discard_messages: bool
     _failure_reached: trio.Event | None
     _incoming: Incoming | None
+    _inline: bool
     _leftover: bytes
+    _nursery: trio.Nursery | None
     _options: ConnectionOptions
     _pings: PingTracker
     _protocol: ProtocolLike
     _queue: MessageQueue[QueueItem]
     _reader_done: trio.Event | None
     _reader_finished: bool
+    _reader_started: bool
+    _reader_wanted: bool
     _stream: trio.abc.Stream
     _stream_closed: bool
     _writer: Writer
@@ -79,7 +96,8 @@ class Reader:
             while True:
                 if data:
                     protocol.receive_data(data)
-                    await self._dispatch()
+                # (Also when started after inline reading: what is pending.)
+                await self._dispatch()
                 if protocol.pending_failure is not None:
                     await self._fail_in_order()
                     return
@@ -114,21 +132,8 @@ class Reader:
             if protocol.has_data_to_send:
                 await self._writer.flush()
             for event in protocol.events():
-                item: QueueItem
-                if isinstance(event, TextMessage | BinaryMessage):
-                    item = event.data
-                elif isinstance(event, MessageChunk):
-                    item = event
-                elif isinstance(event, MessageStart):
-                    item = self._incoming = Incoming(event.is_text)
-                else:
-                    if isinstance(event, Pong):
-                        self._pings.resolve(event.payload, trio.current_time())
-                    elif isinstance(event, ProtocolFailure):
-                        self._close_cause = event.error
-                        logger.debug("peer broke the protocol: %s", event.error)
-                    continue
-                if self._discard_messages:
+                item = self._item_for(event)
+                if item is None:
                     continue
                 try:
                     queue.put_nowait(item)
@@ -144,6 +149,116 @@ class Reader:
             mode = await incoming.wait()
             self._incoming = None
             protocol.choose_message_mode(stream=mode is Mode.STREAM)
+
+    def _item_for(self, event: object) -> QueueItem:
+        """What an event puts in the queue (None: nothing); handles the rest."""
+        if isinstance(event, TextMessage | BinaryMessage):
+            item: QueueItem = event.data
+        elif isinstance(event, MessageChunk):
+            item = event
+        elif isinstance(event, MessageStart):
+            item = self._incoming = Incoming(event.is_text)
+        else:
+            if isinstance(event, Pong):
+                self._pings.resolve(event.payload, trio.current_time())
+            elif isinstance(event, ProtocolFailure):
+                self._close_cause = event.error
+                logger.debug("peer broke the protocol: %s", event.error)
+            return None
+        return None if self._discard_messages else item
+
+    # ------------------------------------------------------------ inline
+
+    async def _read_inline(self) -> None:
+        """Read once in the caller's task (inside receive()), deliver the events.
+
+        Only while no reader task runs. The queue is empty when this is
+        called, so the overflow past its capacity is bounded by one read.
+        Hands over to the reader task when the connection leaves the
+        ordinary flow of messages.
+        """
+        self._inline = True
+        try:
+            data: bytes | bytearray = self._leftover
+            self._leftover = b""
+            if not data:
+                try:
+                    data = await self._stream.receive_some(self._options.receive_size)
+                except TRANSPORT_ERRORS as exc:
+                    if not self._aborting and self._close_cause is None:
+                        self._close_cause = exc
+                    self._finish(record_reason=not self._aborting)
+                    return
+            protocol = self._protocol
+            if not data:
+                protocol.receive_data(b"")
+                self._close_reason = CloseReason(
+                    1006, "the peer closed the connection without a close frame"
+                )
+                self._finish(record_reason=False)
+                return
+            protocol.receive_data(data)
+            self._deliver_inline()
+            if protocol.pending_failure is not None or protocol.state is State.CLOSED:
+                self._reader_wanted = True  # the reader task ends the connection
+        finally:
+            self._inline = False
+            if self._reader_wanted:
+                self._start_reader()
+        if self._protocol.has_data_to_send:
+            await self._write_soon()
+
+    def _deliver_inline(self) -> None:
+        """Hand the protocol's events over without waiting (inline reading)."""
+        queue = self._queue
+        for event in self._protocol.events():
+            item = self._item_for(event)
+            if item is not None:
+                queue.push(item)
+
+    async def _resume_inline(self, stream: bool) -> None:
+        """The user chose how to take a fragmented message: parse on (inline)."""
+        self._incoming = None
+        protocol = self._protocol
+        protocol.choose_message_mode(stream=stream)
+        self._deliver_inline()
+        if protocol.pending_failure is not None or protocol.state is State.CLOSED:
+            self._ensure_reader()  # it settles the end of the connection
+        elif protocol.has_data_to_send:
+            await self._write_soon()
+
+    async def _write_soon(self) -> None:
+        """Write what the protocol answered (pongs, a close echo) without
+        exposing the stream to the caller's cancellation: by a helper task,
+        or shielded and bounded by ``close_timeout``."""
+        if self._writer.write_later(self._nursery):
+            return
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(seconds(self._options.close_timeout)):
+                try:
+                    await self._writer.flush()
+                except TRANSPORT_ERRORS as exc:
+                    if self._close_cause is None:
+                        self._close_cause = exc
+
+    def _ensure_reader(self) -> None:
+        """Make sure the reader task runs (now, or after the inline read)."""
+        if self._reader_started or self._reader_finished:
+            return
+        self._reader_wanted = True
+        if not self._inline:
+            self._start_reader()
+
+    def _start_reader(self) -> None:
+        if self._reader_started or self._reader_finished:
+            return
+        self._reader_started = True
+        self._on_reader_start()
+        assert self._nursery is not None
+        self._nursery.start_soon(self._reader)
+
+    def _on_reader_start(self) -> None:
+        """Hook: the reader task is starting (WebSocket tells the sweeper)."""
 
     async def _fail_in_order(self) -> None:
         """Fail the connection once the user has handled the earlier messages.

@@ -19,6 +19,7 @@ from ._core._protocol import Role
 from ._exceptions import ConnectionClosed, InvalidHandshake
 from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
 from ._options import ConnectionOptions, OptionsDict, seconds
+from ._sweeper import Sweeper
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -104,6 +105,8 @@ class WebSocketServer:
         self._accept_scope = trio.CancelScope()
         self._closing = False
         self._stopped = trio.Event()
+        # Keepalive and reader hand-over for every connection (_sweeper.py).
+        self._sweeper = Sweeper()
 
     @property
     def port(self) -> int:
@@ -125,6 +128,7 @@ class WebSocketServer:
         """Accept connections until :meth:`aclose` or cancellation."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self._sweeper.run)
             with self._accept_scope:
                 async with trio.open_nursery() as accept_nursery:
                     for listener in self.listeners:
@@ -189,7 +193,7 @@ class WebSocketServer:
             # The reader runs beside this task in the server's nursery (no
             # nursery per connection: memory per idle connection counts); the
             # handler's aclose() ends it, and the server's cancellation too.
-            ws._start(self._handler_nursery or self._nursery)
+            ws._start(self._handler_nursery or self._nursery, self._sweeper)
             if self._closing:  # aclose() began during our handshake
                 await ws.aclose(1001, "server shutdown")
                 return
