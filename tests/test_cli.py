@@ -179,7 +179,9 @@ def test_version() -> None:
         (["connect", "ws://h/", "--header", "Host: other"], "may not set 'Host'"),
         (["connect", "ws://h/", "--subprotocol", "a b"], "invalid subprotocol"),
         (["connect", "ws://h/", "--wait", "-1"], "expected seconds >= 0"),
-        (["serve", "--tls-cert", "cert.pem"], "go together"),
+        (["serve", "--tls-cert", "pyproject.toml"], "go together"),
+        (["serve", "--tls-cert", "missing.pem"], "no such file: 'missing.pem'"),
+        (["connect", "wss://h/", "--cafile", "missing.pem"], "no such file"),
         (["frobnicate"], "invalid choice"),
     ],
 )

@@ -55,6 +55,10 @@ HEX_PREVIEW = 32
 # Bytes of a rejected handshake's response body shown in the error.
 BODY_PREVIEW = 200
 
+# Standard input's descriptor (read directly: sys.stdin may be None when the
+# process was started with it closed).
+STDIN_FD = 0
+
 # Exit statuses. 2 is argparse's own for bad arguments; 130 is the shells'
 # 128 + SIGINT for "interrupted".
 EXIT_OK = 0
@@ -160,9 +164,13 @@ class LineReader:
                     return last.removesuffix(b"\r")
                 return None
             else:
-                data = await trio.to_thread.run_sync(
-                    os.read, self._fd, READ_CHUNK, abandon_on_cancel=True
-                )
+                try:
+                    data = await trio.to_thread.run_sync(
+                        os.read, self._fd, READ_CHUNK, abandon_on_cancel=True
+                    )
+                except OSError as exc:  # e.g. started with stdin closed
+                    note(f"warning: cannot read standard input ({exc}): input ends")
+                    data = b""
                 self._buffer += data
                 self._eof = not data
 
@@ -257,7 +265,7 @@ def client_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 async def run_connect(args: argparse.Namespace) -> int:
     """``trio-ws connect``: returns the exit status."""
-    session = ClientSession(args, LineReader(sys.stdin.fileno()))
+    session = ClientSession(args, LineReader(STDIN_FD))
     interrupted = False
     with trio.open_signal_receiver(signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
@@ -390,6 +398,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     connect.add_argument(
         "--cafile",
+        type=existing_file,
         metavar="FILE",
         help="wss://: trust the CA certificates in this PEM file",
     )
@@ -413,9 +422,20 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
     )
-    serve.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: wss://")
-    serve.add_argument("--tls-key", metavar="FILE", help="PEM private key")
+    serve.add_argument(
+        "--tls-cert", type=existing_file, metavar="FILE", help="PEM certificate: wss://"
+    )
+    serve.add_argument(
+        "--tls-key", type=existing_file, metavar="FILE", help="PEM private key"
+    )
     return parser
+
+
+def existing_file(text: str) -> str:
+    """argparse type: a path that names a file (so a typo exits 2, clearly)."""
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return text
 
 
 def non_negative(text: str) -> float:
