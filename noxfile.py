@@ -1,4 +1,4 @@
-"""Nox sessions: tests, lint, typecheck (more arrive with their issues).
+"""Nox sessions: tests, lint, typecheck, browser, autobahn, bench.
 
 Run ``python -m pip install nox && python -m nox -s tests`` on a machine that has
 only Python: every session installs what it needs into its own virtualenv.
@@ -17,9 +17,28 @@ LINT_PATHS = ["trio_ws", "tests", "examples", "autobahn", "benchmarks", "noxfile
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (pytest, pytest-trio, hypothesis) on this Python."""
+    """Run the test suite (pytest, pytest-trio, hypothesis) on this Python.
+
+    The browser tests are deselected here: they need Playwright and a Chromium
+    binary, which this session does not install; ``nox -s browser`` runs them.
+    Deselecting (rather than letting them skip) keeps a permanent, expected
+    "skipped" line out of every run.
+    """
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-m", "not browser", *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The chat example in a real headless Chromium, driven by Playwright.
+
+    Installs Playwright from PyPI (its wheel carries the driver; no
+    ``playwright install``: the system's browser is used). Needs a Chromium
+    or Chrome binary: ``apt-get install chromium``, or set $CHROMIUM. Without
+    one the test is skipped, saying so.
+    """
+    session.install("-e", ".[test]", "playwright>=1.40")
+    session.run("pytest", "-m", "browser", "-v", *session.posargs)
 
 
 @nox.session

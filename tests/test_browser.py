@@ -1,0 +1,188 @@
+"""The chat example in a real browser: headless Chromium driven by Playwright.
+
+Run with ``python -m nox -s browser``. Skipped, saying what is missing, when
+Playwright is not installed (``pip install playwright``; its wheel carries the
+driver, no ``playwright install`` needed) or no Chromium/Chrome binary is found
+(``apt-get install chromium``, or point $CHROMIUM / $CHROME at one).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import TEST_TIMEOUT
+
+pytestmark = pytest.mark.browser
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# Where a browser is looked for, in order: the environment, then the PATH.
+BROWSER_ENV = ("CHROMIUM", "CHROME")
+BROWSER_NAMES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+)
+
+# Flags for a quiet, self-contained headless run (Playwright adds --headless
+# and a fresh temporary --user-data-dir itself): no sandbox (tests may run as
+# root in a container), no GPU, no QUIC, and none of the background traffic a
+# first start makes (first-run UI, component updates, sync).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Milliseconds Playwright waits for a page, a selector or an expectation.
+# Bigger than TEST_TIMEOUT: a first browser start on a busy 2-core CI machine
+# can take several seconds.
+BROWSER_TIMEOUT_MS = 3 * TEST_TIMEOUT * 1000
+
+
+def find_browser() -> str | None:
+    """Path of a Chromium or Chrome binary, or None."""
+    for variable in BROWSER_ENV:
+        path = os.environ.get(variable)
+        if path and shutil.which(path):
+            return shutil.which(path)
+    for name in BROWSER_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """One line of the process's stdout, waiting at most ``timeout`` seconds."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise TimeoutError(f"no output from {process.args} in {timeout} s")
+    return process.stdout.readline()
+
+
+@pytest.fixture
+def chat_url() -> Iterator[str]:
+    """The chat server example, run as a script on a free loopback port."""
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "chat_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = read_line(server, TEST_TIMEOUT)
+        assert "open http://127.0.0.1:" in line, line
+        yield line.split("open ")[1].split()[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=TEST_TIMEOUT)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium launched by Playwright (skips when either is missing)."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="Playwright is not installed: `pip install playwright` "
+        "(or run `python -m nox -s browser`)",
+    )
+    executable = find_browser()
+    if executable is None:
+        pytest.skip(
+            "no Chromium/Chrome found (looked at $CHROMIUM, $CHROME and "
+            f"{', '.join(BROWSER_NAMES)} on PATH): `apt-get install chromium`"
+        )
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            timeout=BROWSER_TIMEOUT_MS,
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def open_chat(browser: Any, url: str) -> Any:
+    """A page of the chat in its own browser context (a separate visitor)."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context().new_page()
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page.goto(url)
+    expect(page.locator("#status")).to_have_text(
+        "connected", timeout=BROWSER_TIMEOUT_MS
+    )
+    return page
+
+
+def log_of(page: Any) -> list[str]:
+    lines: list[str] = page.locator("#log p").all_inner_texts()
+    return lines
+
+
+def test_chat_message_reaches_the_other_page(browser: Any, chat_url: str) -> None:
+    from playwright.sync_api import expect
+
+    started = time.monotonic()
+    alice = open_chat(browser, chat_url)
+    expect(alice.locator("#log p").last).to_have_text(
+        "* guest1 joined (1 here)", timeout=BROWSER_TIMEOUT_MS
+    )
+    bob = open_chat(browser, chat_url)
+    for page in (alice, bob):
+        expect(page.locator("#log p").last).to_have_text(
+            "* guest2 joined (2 here)", timeout=BROWSER_TIMEOUT_MS
+        )
+
+    # Alice types and presses the Send button.
+    alice.locator("#text").fill("héllo from alice ✓")
+    alice.get_by_role("button", name="Send").click()
+    said = "guest1: héllo from alice ✓"
+    for page in (bob, alice):
+        expect(page.locator("#log p").last).to_have_text(
+            said, timeout=BROWSER_TIMEOUT_MS
+        )
+    expect(alice.locator("#text")).to_have_value("")
+
+    # Bob answers with the Enter key (the form's submit).
+    bob.locator("#text").fill("hi alice")
+    bob.locator("#text").press("Enter")
+    for page in (alice, bob):
+        expect(page.locator("#log p").last).to_have_text(
+            "guest2: hi alice", timeout=BROWSER_TIMEOUT_MS
+        )
+
+    # Each message arrived exactly once, in order, on both pages.
+    assert log_of(bob) == [
+        "* guest2 joined (2 here)",
+        said,
+        "guest2: hi alice",
+    ]
+    assert log_of(alice)[-3:] == log_of(bob)
+
+    # Bob leaves: closing his page closes his WebSocket, and Alice is told.
+    bob.context.close()
+    expect(alice.locator("#log p").last).to_have_text(
+        "* guest2 left", timeout=BROWSER_TIMEOUT_MS
+    )
+    print(f"browser chat test: {time.monotonic() - started:.2f} s")
