@@ -20,6 +20,7 @@ fragmented-message markers to the queue. Two ways:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import trio
@@ -205,8 +206,8 @@ class Reader:
             self._inline = False
             if self._reader_wanted:
                 self._start_reader()
-        if self._protocol.has_data_to_send:
-            await self._write_soon()
+        if self._protocol.has_data_to_send and not self._reader_started:
+            await self._write_soon()  # (a starting reader task writes it itself)
 
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""
@@ -289,6 +290,9 @@ class Reader:
         The server closes TCP first; a client waits (up to ``close_timeout``)
         for the server to do so, so that the server does not hold TIME_WAIT.
         """
+        with contextlib.suppress(*TRANSPORT_ERRORS):
+            # Let a write in progress (a write helper's) finish first.
+            await self._writer.flush()
         if self._protocol.role is Role.CLIENT:
             with trio.move_on_after(seconds(self._options.close_timeout)):
                 while await self._stream.receive_some(self._options.receive_size):
