@@ -23,6 +23,17 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def nginx(session: nox.Session) -> None:
+    """The nginx recipe (examples/nginx/): the tests marked ``nginx``.
+
+    Needs the nginx binary (Debian: ``apt-get install nginx``; .ci/run installs
+    it when it can); without it the tests are reported as skipped, saying so.
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "nginx", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.8")

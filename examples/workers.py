@@ -17,6 +17,7 @@ connections with 1001 and exits; the parent exits once they all have.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import itertools
 import logging
@@ -58,13 +59,20 @@ class Room:
         name = f"guest{next(self._numbers)}@{self.pid}"
         async with self.pubsub.subscribe(ROOM) as subscription:
             # Sent before forwarding starts, so it is always the first message.
-            await ws.send(f"* welcome {name}: worker pid {self.pid}")
+            welcome = f"* welcome {name}: worker pid {self.pid}"
+            forwarded = forwarded_for(ws)
+            if forwarded is not None:
+                welcome += f" (via a proxy, for {forwarded})"
+            await ws.send(welcome)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._forward, subscription, ws)
                 await self.pubsub.publish(ROOM, f"* {name} joined")
-                async for message in ws:
-                    if isinstance(message, str):
-                        await self.pubsub.publish(ROOM, f"{name}: {message[:MAX_LINE]}")
+                # Caught here: leaving the nursery would wrap it in a group.
+                with contextlib.suppress(ConnectionClosed):
+                    async for message in ws:
+                        if isinstance(message, str):
+                            line = f"{name}: {message[:MAX_LINE]}"
+                            await self.pubsub.publish(ROOM, line)
                 nursery.cancel_scope.cancel()
 
     @staticmethod
@@ -79,6 +87,19 @@ class Room:
                 await ws.send(message)
         except ConnectionClosed:
             pass  # the handler's `async for` sees the close too
+
+
+def forwarded_for(ws: WebSocket) -> str | None:
+    """The client's address as reported by a reverse proxy, if any.
+
+    Behind a proxy ``ws.remote`` is the proxy. X-Forwarded-For lists the
+    addresses each proxy saw; the last one was appended by the proxy next to
+    us, the only one to trust (a client can send any value in the header).
+    """
+    header = ws.request.get("X-Forwarded-For") if ws.request is not None else None
+    if not header:
+        return None
+    return header.rsplit(",", 1)[-1].strip()
 
 
 async def worker(relay_fd: int, host: str, port: int) -> None:

@@ -11,7 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import trio
@@ -37,7 +38,11 @@ PROCESS_TEST_TIMEOUT = 3 * TEST_TIMEOUT
 # worker; each lands on either with probability ~1/2 on Linux.
 MAX_ATTEMPTS = 64
 
-WELCOME = re.compile(r"^\* welcome (\S+): worker pid (\d+)$")
+# The example's first message to each client; the proxy part only behind one.
+WELCOME = re.compile(
+    r"^\* welcome (?P<name>\S+): worker pid (?P<pid>\d+)"
+    r"(?: \(via a proxy, for (?P<client>[^)]+)\))?$"
+)
 
 
 async def test_relay_frames_round_trip_whole_and_byte_at_a_time() -> None:
@@ -130,21 +135,26 @@ async def read_line(stream: trio.abc.ReceiveStream) -> str:
 
 
 async def connect_until_two_workers(
-    stack: AsyncExitStack, url: str
-) -> tuple[list[WebSocket], dict[WebSocket, int]]:
-    """Open clients until two are served by different worker processes."""
-    clients: list[WebSocket] = []
-    pid_of: dict[WebSocket, int] = {}
+    stack: AsyncExitStack, url: str, *, proxied_for: str | None = None
+) -> dict[WebSocket, re.Match[str]]:
+    """Open clients until two are served by different worker processes.
+
+    ``proxied_for``: the client address a proxy must have reported (None:
+    no proxy in between).
+
+    Returns:
+        Each client (in connection order) and its welcome message.
+    """
+    welcomes: dict[WebSocket, re.Match[str]] = {}
     for _ in range(MAX_ATTEMPTS):
         ws = await stack.enter_async_context(open_websocket_url(url))
         welcome = WELCOME.match(str(await ws.receive()))
         assert welcome is not None
-        clients.append(ws)
-        pid_of[ws] = int(welcome.group(2))
-        if len(set(pid_of.values())) == 2:
-            break
-    assert len(set(pid_of.values())) == 2, "every connection went to one worker"
-    return clients, pid_of
+        assert welcome["client"] == proxied_for
+        welcomes[ws] = welcome
+        if len({welcome["pid"] for welcome in welcomes.values()}) == 2:
+            return welcomes
+    raise AssertionError(f"{MAX_ATTEMPTS} connections all went to one worker")
 
 
 async def receive_until(ws: WebSocket, wanted: str) -> None:
@@ -160,41 +170,60 @@ def process_exists(pid: int) -> bool:
     return True
 
 
-@needs_reuse_port
-async def test_workers_example_broadcasts_across_processes_and_stops_with_1001() -> (
-    None
-):
-    command = [sys.executable, str(EXAMPLES / "workers.py"), "--workers", "2"]
+@asynccontextmanager
+async def running_workers(count: int = 2) -> AsyncIterator[tuple[trio.Process, int]]:
+    """examples/workers.py on a free port: (the parent process, the port)."""
+    command = [sys.executable, str(EXAMPLES / "workers.py"), "--port", "0"]
     process = await trio.lowlevel.open_process(
-        [*command, "--port", "0"], stdout=subprocess.PIPE
+        [*command, "--workers", str(count)], stdout=subprocess.PIPE
     )
     assert process.stdout is not None
     try:
         with trio.fail_after(PROCESS_TEST_TIMEOUT):
             line = await read_line(process.stdout)
-            assert "2 workers serving the chat" in line, line
-            found = re.search(r"http://([\d.]+:\d+)/", line)
-            assert found is not None
-            url = f"ws://{found.group(1)}/ws"
-            async with AsyncExitStack() as stack:
-                clients, pid_of = await connect_until_two_workers(stack, url)
-                sender = clients[-1]  # on the worker the others are not on
-                text = f"hello from {pid_of[sender]}"
-                await sender.send(text)
-                sender_name = f"guest1@{pid_of[sender]}"
-                for ws in clients:
-                    await receive_until(ws, f"{sender_name}: {text}")
-                process.send_signal(signal.SIGTERM)
-                for ws in clients:
-                    async for _ in ws:
-                        pass  # join notices still on their way
-                    assert ws.closed is not None
-                    assert ws.closed.code == 1001
-            assert await process.wait() == 0
-            assert "all workers stopped" in await read_line(process.stdout)
-            # The parent waited for (and reaped) its workers before exiting.
-            assert not any(process_exists(pid) for pid in pid_of.values())
+        assert f"{count} workers serving the chat" in line, line
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert found is not None
+        yield process, int(found.group(1))
     finally:
         if process.returncode is None:
             process.kill()  # the orphaned workers see the relay close and stop
             await process.wait()
+
+
+async def broadcast_then_stop(
+    url: str, workers: trio.Process, *, proxied_for: str | None = None
+) -> set[int]:
+    """Clients on two workers; one broadcasts, all receive; SIGTERM: all get 1001.
+
+    Returns:
+        The two worker pids.
+    """
+    async with AsyncExitStack() as stack:
+        welcomes = await connect_until_two_workers(stack, url, proxied_for=proxied_for)
+        sender, welcome = list(welcomes.items())[-1]  # alone on its worker
+        text = f"hello from {welcome['pid']}"
+        await sender.send(text)
+        for ws in welcomes:
+            await receive_until(ws, f"{welcome['name']}: {text}")
+        workers.send_signal(signal.SIGTERM)
+        for ws in welcomes:
+            async for _ in ws:
+                pass  # join notices still on their way
+            assert ws.closed is not None
+            assert ws.closed.code == 1001
+    return {int(welcome["pid"]) for welcome in welcomes.values()}
+
+
+@needs_reuse_port
+async def test_workers_example_broadcasts_across_processes_and_stops_with_1001() -> (
+    None
+):
+    async with running_workers(2) as (process, port):
+        with trio.fail_after(PROCESS_TEST_TIMEOUT):
+            pids = await broadcast_then_stop(f"ws://127.0.0.1:{port}/ws", process)
+            assert await process.wait() == 0
+            assert process.stdout is not None
+            assert "all workers stopped" in await read_line(process.stdout)
+        # The parent waited for (and reaped) its workers before exiting.
+        assert not any(process_exists(pid) for pid in pids)
