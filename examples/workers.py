@@ -140,13 +140,14 @@ async def worker(relay_fd: int, host: str, port: int) -> None:
 
 
 async def stop_worker(process: trio.Process) -> None:
-    """run_process's deliver_cancel: SIGTERM, then SIGKILL after STOP_GRACE."""
+    """SIGTERM, then SIGKILL if the worker is still there after STOP_GRACE."""
     process.send_signal(signal.SIGTERM)
     with trio.move_on_after(STOP_GRACE):
         await process.wait()
     if process.returncode is None:
         logger.warning("worker %d did not stop in time: killing it", process.pid)
         process.kill()
+        await process.wait()
 
 
 def reserve_port(host: str) -> socket.socket:
@@ -204,7 +205,10 @@ async def parent(count: int, host: str, port: int) -> int:
                                 await stop_worker(process)
                     if not workers.cancel_scope.cancel_called:
                         status = 1
-                        print(f"worker {index} exited ({process.returncode}): stopping")
+                        print(
+                            f"worker {index} exited ({process.returncode}): stopping",
+                            flush=True,
+                        )
                         workers.cancel_scope.cancel()
 
                 for index in range(count):
@@ -247,6 +251,8 @@ def main() -> None:
         return
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if not hasattr(socket, "SO_REUSEPORT"):
+        parser.error(f"needs SO_REUSEPORT, which this platform ({sys.platform}) lacks")
     reserved = reserve_port(args.host) if args.port == 0 else None
     port = reserved.getsockname()[1] if reserved is not None else args.port
     try:

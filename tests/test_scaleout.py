@@ -227,3 +227,23 @@ async def test_workers_example_broadcasts_across_processes_and_stops_with_1001()
             assert "all workers stopped" in await read_line(process.stdout)
         # The parent waited for (and reaped) its workers before exiting.
         assert not any(process_exists(pid) for pid in pids)
+
+
+@needs_reuse_port
+async def test_workers_example_stops_when_a_worker_cannot_start() -> None:
+    # A plain listener (no SO_REUSEPORT) holds the port: no worker can bind.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        command = [sys.executable, str(EXAMPLES / "workers.py"), "--workers", "2"]
+        with trio.fail_after(PROCESS_TEST_TIMEOUT):
+            result = await trio.run_process(
+                [*command, "--port", str(port)],
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+    assert result.returncode == 1
+    assert b"exited (1): stopping" in result.stdout
+    assert b"Address already in use" in result.stderr
