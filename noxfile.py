@@ -19,13 +19,14 @@ LINT_PATHS = ["trio_ws", "tests", "examples", "autobahn", "benchmarks", "noxfile
 def tests(session: nox.Session) -> None:
     """Run the test suite (pytest, pytest-trio, hypothesis) on this Python.
 
-    The browser tests are deselected here: they need Playwright and a Chromium
-    binary, which this session does not install; ``nox -s browser`` runs them.
+    The browser and nginx tests are deselected here: they need Playwright and
+    a Chromium binary, or nginx, which this session does not install;
+    ``nox -s browser`` and ``nox -s nginx`` run them.
     Deselecting (rather than letting them skip) keeps a permanent, expected
     "skipped" line out of every run.
     """
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not browser", *session.posargs)
+    session.run("pytest", "-m", "not browser and not nginx", *session.posargs)
 
 
 @nox.session
@@ -39,6 +40,17 @@ def browser(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]", "playwright>=1.40")
     session.run("pytest", "-m", "browser", "-v", *session.posargs)
+
+
+@nox.session
+def nginx(session: nox.Session) -> None:
+    """The nginx recipe (examples/nginx/): the tests marked ``nginx``.
+
+    Needs the nginx binary (Debian: ``apt-get install nginx``; .ci/run installs
+    it when it can); without it the tests are reported as skipped, saying so.
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "nginx", *session.posargs)
 
 
 @nox.session

@@ -40,7 +40,9 @@ from ._exceptions import (
     WebSocketError,
 )
 from ._keepalive import KeepaliveTimeout
+from ._listeners import ReusePortUnavailable, open_reuse_port_listeners
 from ._options import ConnectionOptions
+from ._pubsub import LocalPubSub, PubSub, Subscription
 from ._server import Response, WebSocketServer, serve_websocket, wrap_server_stream
 from ._statistics import WebSocketStatistics
 from ._streaming import MessageStream
@@ -61,11 +63,15 @@ __all__ = [
     "InvalidURL",
     "KeepaliveTimeout",
     "LocalProtocolError",
+    "LocalPubSub",
     "MessageStream",
     "ProtocolError",
+    "PubSub",
     "RemoteProtocolError",
+    "ReusePortUnavailable",
     "Request",
     "Response",
+    "Subscription",
     "WebSocket",
     "WebSocketError",
     "WebSocketServer",
@@ -74,6 +80,7 @@ __all__ = [
     "connect_websocket",
     "connect_websocket_url",
     "open_websocket",
+    "open_reuse_port_listeners",
     "open_websocket_url",
     "serve_websocket",
     "wrap_client_stream",

@@ -18,6 +18,7 @@ from ._core._hixie76 import is_hixie76_request
 from ._core._protocol import Role
 from ._exceptions import ConnectionClosed, InvalidHandshake
 from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
+from ._listeners import open_reuse_port_listeners
 from ._options import ConnectionOptions, OptionsDict, seconds
 from ._sweeper import Sweeper
 
@@ -354,6 +355,7 @@ async def serve_websocket(
     port: int | None,
     *,
     host: str | bytes | None = None,
+    reuse_port: bool = False,
     ssl_context: ssl.SSLContext | None = None,
     handler_nursery: trio.Nursery | None = None,
     subprotocols: Sequence[str] = (),
@@ -374,6 +376,9 @@ async def serve_websocket(
             closes with 1011; ``ConnectionClosed`` escaping it is silent.
         port: TCP port (0 picks a free one); ignored when ``listeners`` is given.
         host: address to bind (None: every interface).
+        reuse_port: open the listeners with SO_REUSEPORT, so several
+            processes can serve the same port (the kernel spreads the
+            connections on Linux). Not with ``listeners``.
         ssl_context: serve ``wss://`` with this server-side context.
         handler_nursery: run connection tasks in this nursery instead of the
             server's own.
@@ -395,12 +400,27 @@ async def serve_websocket(
         options: :class:`ConnectionOptions` fields (``max_message_size``,
             ``message_queue_size``, ``open_timeout``, ``close_timeout``,
             ``ping_interval``, ``ping_timeout``...).
+
+    Raises:
+        TypeError: neither ``port`` nor ``listeners``, or ``reuse_port``
+            together with ``listeners``.
+        ReusePortUnavailable: ``reuse_port=True`` on a platform without
+            SO_REUSEPORT (a :exc:`NotImplementedError`).
+        OSError: a listener could not be opened (e.g. EADDRINUSE).
     """
     connection_options = ConnectionOptions(**options)
+    if listeners is not None and reuse_port:
+        raise TypeError(
+            "serve_websocket(): reuse_port applies to the listeners it opens; "
+            "set SO_REUSEPORT on your own listeners= instead"
+        )
     if listeners is None:
         if port is None:
             raise TypeError("serve_websocket() needs a port or listeners")
-        listeners = await trio.open_tcp_listeners(port, host=host)
+        if reuse_port:
+            listeners = await open_reuse_port_listeners(port, host=host)
+        else:
+            listeners = await trio.open_tcp_listeners(port, host=host)
     server = WebSocketServer(
         handler,
         listeners,
