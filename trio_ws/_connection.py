@@ -1,13 +1,14 @@
-"""The WebSocket connection object: a reader task, a message queue, a send lock.
+"""The WebSocket connection object: the public API of a connection.
 
 Data flow::
 
-    send() -> Protocol.send_* -> data_to_send() -> stream.send_all (send lock)
-    receive() <- queue <- reader task <- Protocol.events() <- stream.receive_some
+    send() -> Protocol.send_* -> data_to_send() -> stream.send_all (Writer)
+    receive() <- queue <- reader (task or inline) <- Protocol.events() <- stream
 
-The reader task and the keepalive task run in a nursery the caller owns (the
-server's per-connection nursery, or the client's). They never raise: they
-record why the connection ended, and the user's next call raises
+The layers below (see _state.py) hold the fields, the reading (_reader.py)
+and the closing (_closing.py). Helper tasks (reader, keepalive, write helper)
+run in a nursery the caller owns (the server's, or the client's). They never
+raise: they record why the connection ended, and the user's next call raises
 :class:`ConnectionClosed` chained to that cause.
 """
 
@@ -21,19 +22,16 @@ from typing import TYPE_CHECKING, cast
 
 import trio
 
+from ._closing import Closing
 from ._core._events import (
     CloseReason,
     MessageChunk,
 )
 from ._core._frames import MAX_CONTROL_PAYLOAD
-from ._core._interface import ProtocolLike
 from ._core._protocol import Role, State
-from ._endpoint import Endpoint, endpoint_of
+from ._endpoint import Endpoint
 from ._exceptions import ConnectionClosed, LocalProtocolError
-from ._keepalive import KeepaliveTimeout, PendingPing, PingTracker, keepalive
-from ._options import ConnectionOptions, seconds
-from ._queue import MessageQueue
-from ._reader import Reader
+from ._keepalive import keepalive
 from ._statistics import WebSocketStatistics, snapshot
 from ._streaming import (
     Fragments,
@@ -44,7 +42,7 @@ from ._streaming import (
     fragments_of,
 )
 from ._sweeper import Sweeper
-from ._writer import TRANSPORT_ERRORS, Writer
+from ._writer import TRANSPORT_ERRORS
 
 if TYPE_CHECKING:
     from ._core._handshake import Request
@@ -61,7 +59,7 @@ logger = logging.getLogger("trio_ws")
 MAX_RECEIVES_WITHOUT_YIELD = 32
 
 
-class WebSocket(Reader):
+class WebSocket(Closing):
     """An open WebSocket connection (server or client side).
 
     Users get one from :func:`serve_websocket` (passed to the handler) or from
@@ -75,85 +73,7 @@ class WebSocket(Reader):
     with 1011. Keep receiving, or raise ``ping_timeout``.
     """
 
-    __slots__ = (
-        "_aborting",
-        "_discard_messages",
-        "_extensions",
-        "_fragmenting",
-        "_helpers_scope",
-        "_keepalive_ping",
-        "_local",
-        "_nursery",
-        "_options",
-        "_pings",
-        "_protocol",
-        "_queue",
-        "_reader_done",
-        "_receive_generation",
-        "_receives_without_yield",
-        "_remote",
-        "_request",
-        "_stream",
-        "_subprotocol",
-        "_sweeper",
-        "_writer",
-    )
-
-    def __init__(
-        self,
-        stream: trio.abc.Stream,
-        protocol: ProtocolLike,
-        options: ConnectionOptions,
-        *,
-        subprotocol: str | None = None,
-        extensions: str | None = None,
-        request: Request | None = None,
-        leftover: bytes = b"",
-    ) -> None:
-        self._stream = stream
-        self._protocol = protocol
-        self._options = options
-        self._subprotocol = subprotocol
-        self._extensions = extensions
-        self._request = request
-        self._leftover = leftover
-        self._writer = Writer(stream, protocol, self._write_failed)
-        # Messages for receive() (see QueueItem); None marks where the peer
-        # broke the protocol.
-        self._queue = MessageQueue[QueueItem](options.message_queue_size)
-        # The fragmented message waiting for receive() or receive_stream().
-        self._incoming: Incoming | None = None
-        # Counts receive calls, so a stale MessageStream can tell.
-        self._receive_generation = 0
-        # Set while send() sends a message in fragments; others wait for it.
-        self._fragmenting: trio.Event | None = None
-        # Created only when a peer fault has to wait for the user (rare).
-        self._failure_reached: trio.Event | None = None
-        # Pings waiting for their pong, by payload, oldest first.
-        self._pings = PingTracker()
-        self._close_reason: CloseReason | None = None
-        self._close_cause: BaseException | None = None
-        self._discard_messages = False
-        # Set when the reader task has ended; the event only exists once
-        # someone waits for it (an Event costs ~0.4 KiB per connection).
-        self._reader_finished = False
-        # Who reads (see _reader.py): the reader task once started, else the
-        # receiving task inline (a server's plain connections only).
-        self._reader_started = False
-        self._reader_wanted = False
-        self._inline = False
-        self._sweeper: Sweeper | None = None
-        # The sweeper's keepalive ping waiting for its pong.
-        self._keepalive_ping: PendingPing | None = None
-        self._reader_done: trio.Event | None = None
-        self._stream_closed = False
-        self._helpers_scope: trio.CancelScope | None = None
-        self._nursery: trio.Nursery | None = None
-        self._receives_without_yield = 0
-        self._aborting = False
-        # Read once: the socket cannot tell them any more after it is closed.
-        self._local = endpoint_of(stream, local=True)
-        self._remote = endpoint_of(stream, local=False)
+    __slots__ = ()
 
     # ------------------------------------------------------------ properties
 
@@ -242,75 +162,7 @@ class WebSocket(Reader):
             await self._reader()
             nursery.cancel_scope.cancel()
 
-    # Sweeper callbacks (see _sweeper.py).
-
-    def _hand_over(self) -> None:
-        self._ensure_reader()
-
-    def _on_reader_start(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.forget(self)
-
-    def _keepalive_step(self, now: float) -> float | None:
-        """Keepalive by the sweeper: ping, or check the pending ping.
-
-        Returns when to be called next, or None when keepalive is over.
-        """
-        options = self._options
-        interval = options.ping_interval
-        if interval is None or self._reader_finished or self._aborting:
-            return None
-        if self._protocol.state is not State.OPEN:
-            return None
-        ping = self._keepalive_ping
-        if ping is not None:
-            if ping.answered_at is not None:
-                self._keepalive_ping = None
-                return max(now, ping.sent_at + interval)
-            timeout = options.ping_timeout
-            if timeout is not None and now - ping.sent_at >= timeout:
-                cause = KeepaliveTimeout(
-                    f"no pong within {timeout} s of a keepalive ping"
-                )
-                assert self._nursery is not None
-                self._nursery.start_soon(self._keepalive_failed, cause)
-                return None
-            return now + interval if timeout is None else ping.sent_at + timeout
-        payload = os.urandom(8)
-        self._protocol.send_ping(payload)
-        self._keepalive_ping = self._pings.add(payload, now)
-        if not self._inline:
-            self._ensure_reader()  # someone must read the pong
-        if not self._writer.write_later(self._nursery):
-            assert self._nursery is not None
-            self._nursery.start_soon(self._write_soon)
-        timeout = options.ping_timeout
-        # Look again when the next ping is due or the pong is late.
-        return now + (interval if timeout is None else min(interval, timeout))
-
-    async def _keepalive_failed(self, cause: BaseException) -> None:
-        await self._fail(1011, "keepalive ping timeout", cause)
-
-    @property
-    def _released(self) -> bool:
-        """True once the close reason is known and the stream is closed."""
-        return self._stream_closed and self._close_reason is not None
-
     # ------------------------------------------------------------------ send
-
-    def _closed_error(self) -> ConnectionClosed:
-        reason = self._close_reason
-        if reason is None:
-            reason = (
-                self._protocol.close_reason
-                or self._protocol.close_sent
-                or CloseReason(1006)
-            )
-        error = ConnectionClosed(reason)
-        cause = self._close_cause
-        if cause is not None and cause is not error:
-            error.__cause__ = cause
-        return error
 
     async def send(
         self,
@@ -417,12 +269,6 @@ class WebSocket(Reader):
         every MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
         """
         return bool(self._queue) and self._writer.write_later(self._nursery)
-
-    async def _write_failed(self, exc: BaseException) -> None:
-        """A deferred write failed: the transport is gone."""
-        if not self._aborting and self._close_cause is None:
-            self._close_cause = exc
-        await self._abort()
 
     send_message = send  # trio-websocket name
 
@@ -550,12 +396,6 @@ class WebSocket(Reader):
         if not self._reader_started and self._incoming is incoming:
             await self._resume_inline(stream=mode is Mode.STREAM)
 
-    def _reached_failure(self) -> None:
-        """The user got every message sent before the peer's fault: fail now."""
-        self._protocol.fail_pending()
-        if self._failure_reached is not None:
-            self._failure_reached.set()
-
     get_message = receive  # trio-websocket name
 
     def __aiter__(self) -> WebSocket:
@@ -624,115 +464,6 @@ class WebSocket(Reader):
         _check_control_payload(payload)
         self._protocol.send_pong(payload)
         await self._send_or_close()
-
-    # ----------------------------------------------------------------- close
-
-    async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection: run the closing handshake, then release the stream.
-
-        Waits up to ``close_timeout`` for the peer's close frame. Idempotent,
-        and always releases the stream, even when cancelled. Messages not yet
-        received are discarded.
-
-        Raises:
-            LocalProtocolError: ``code`` may not be sent (1005, 1006, 1015,
-                unassigned codes) or ``reason`` is over 123 bytes in UTF-8.
-        """
-        try:
-            await self._close_handshake(code, reason)
-        finally:
-            await self._abort()
-
-    async def _close_handshake(self, code: int, reason: str) -> None:
-        protocol = self._protocol
-        sending = protocol.state is State.OPEN
-        if sending:
-            protocol.send_close(code, reason)  # validates code and reason
-            self._discard_messages = True
-            self._drain_queue()
-        # Wait for the peer's close frame: the reader ends when it arrives.
-        self._ensure_reader()
-        with trio.move_on_after(seconds(self._options.close_timeout)):
-            if sending:
-                try:
-                    await self._writer.flush()
-                except TRANSPORT_ERRORS as exc:
-                    self._close_cause = self._close_cause or exc
-                    return
-            await self._wait_reader_done()
-
-    async def _wait_reader_done(self) -> None:
-        if self._reader_finished:
-            return
-        if self._reader_done is None:
-            self._reader_done = trio.Event()
-        await self._reader_done.wait()
-
-    def _drain_queue(self) -> None:
-        while True:
-            try:
-                message = self._queue.get_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                return
-            if message is None:
-                self._reached_failure()
-            elif isinstance(message, Incoming):
-                message.decide(Mode.DISCARD)
-
-    async def _abort(self) -> None:
-        """Release the transport now and stop the helper tasks.
-
-        Bookkeeping first, synchronously: the final ``await`` raises Cancelled
-        when the caller's scope is cancelled (after closing the stream).
-        """
-        self._aborting = True
-        if self._sweeper is not None:
-            self._sweeper.remove(self)
-            self._sweeper = None
-        self._queue.close()  # wakes a reader blocked on a full queue
-        if self._incoming is not None:  # or waiting for a receiving mode
-            self._incoming.decide(Mode.DISCARD)
-        if self._helpers_scope is not None:
-            self._helpers_scope.cancel()
-        if self._close_reason is None:
-            reason = self._protocol.close_reason
-            if reason is None:
-                # We closed the transport before the closing handshake ended.
-                reason = CloseReason(1006, "closing handshake did not complete")
-            self._close_reason = reason
-        self._pings.wake_all()
-        await self._close_stream()
-
-    async def _fail(
-        self,
-        code: int,
-        reason: str,
-        cause: BaseException | None,
-        *,
-        flush_timeout: float | None = None,
-    ) -> None:
-        """Send a close frame and drop the transport without waiting for the answer.
-
-        Used for local failures (keepalive timeout) and forced shutdown; runs
-        shielded from cancellation, bounded by ``flush_timeout`` (default:
-        ``close_timeout``).
-        """
-        if self._close_cause is None:
-            self._close_cause = cause
-        if flush_timeout is None:
-            flush_timeout = self._options.close_timeout
-        with trio.CancelScope(shield=True):
-            try:
-                if self._protocol.state is State.OPEN:
-                    self._protocol.send_close(code, reason)
-                    with trio.move_on_after(seconds(flush_timeout)):
-                        await self._writer.flush()
-            except TRANSPORT_ERRORS:
-                pass
-            finally:
-                if self._close_reason is None:
-                    self._close_reason = CloseReason(code, reason)
-                await self._abort()
 
 
 def _check_control_payload(payload: bytes) -> None:

@@ -34,57 +34,21 @@ from ._core._events import (
     ProtocolFailure,
     TextMessage,
 )
-from ._core._interface import ProtocolLike
 from ._core._protocol import Role, State
-from ._keepalive import PingTracker
-from ._options import ConnectionOptions, seconds
-from ._queue import MessageQueue
+from ._options import seconds
+from ._state import ConnectionState
 from ._streaming import Incoming, Mode, QueueItem
-from ._writer import TRANSPORT_ERRORS, Writer
+from ._writer import TRANSPORT_ERRORS
 
 __all__ = ["Reader"]
 
 logger = logging.getLogger("trio_ws")
 
 
-class Reader:
-    """The reader half of a WebSocket (state lives in the WebSocket)."""
+class Reader(ConnectionState):
+    """The reader half of a WebSocket (its state is in ConnectionState)."""
 
-    # The reader-side state it assigns (set up by WebSocket.__init__).
-    __slots__ = (
-        "_close_cause",
-        "_close_reason",
-        "_failure_reached",
-        "_incoming",
-        "_inline",
-        "_leftover",
-        "_reader_finished",
-        "_reader_started",
-        "_reader_wanted",
-        "_stream_closed",
-    )
-
-    # Set by WebSocket.__init__ (see there).
-    _aborting: bool
-    _close_cause: BaseException | None
-    _close_reason: CloseReason | None
-    _discard_messages: bool
-    _failure_reached: trio.Event | None
-    _incoming: Incoming | None
-    _inline: bool
-    _leftover: bytes
-    _nursery: trio.Nursery | None
-    _options: ConnectionOptions
-    _pings: PingTracker
-    _protocol: ProtocolLike
-    _queue: MessageQueue[QueueItem]
-    _reader_done: trio.Event | None
-    _reader_finished: bool
-    _reader_started: bool
-    _reader_wanted: bool
-    _stream: trio.abc.Stream
-    _stream_closed: bool
-    _writer: Writer
+    __slots__ = ()
 
     async def _reader(self) -> None:
         protocol = self._protocol
@@ -254,12 +218,10 @@ class Reader:
         if self._reader_started or self._reader_finished:
             return
         self._reader_started = True
-        self._on_reader_start()
+        if self._sweeper is not None:
+            self._sweeper.forget(self)  # no more hand-over checks
         assert self._nursery is not None
         self._nursery.start_soon(self._reader)
-
-    def _on_reader_start(self) -> None:
-        """Hook: the reader task is starting (WebSocket tells the sweeper)."""
 
     async def _fail_in_order(self) -> None:
         """Fail the connection once the user has handled the earlier messages.

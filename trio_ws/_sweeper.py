@@ -70,22 +70,22 @@ class Sweeper:
             self.schedule(connection, first_ping)
         self._wake.set()
 
-    def remove(self, connection: Sweepable) -> None:
+    def remove(self, connection: object) -> None:
         """The connection ended (its heap entries are dropped when due)."""
         self._connections -= 1
-        self._away.pop(connection, None)
+        self._away.pop(connection, None)  # type: ignore[call-overload]
 
-    def back(self, connection: Sweepable) -> None:
+    def back(self, connection: object) -> None:
         """The handler entered receive()."""
-        self._away.pop(connection, None)
+        self._away.pop(connection, None)  # type: ignore[call-overload]
 
     def away(self, connection: Sweepable, now: float) -> None:
         """The handler left receive() at ``now``."""
         self._away[connection] = now
 
-    def forget(self, connection: Sweepable) -> None:
+    def forget(self, connection: object) -> None:
         """The connection has its reader task: no more hand-over checks."""
-        self._away.pop(connection, None)
+        self._away.pop(connection, None)  # type: ignore[call-overload]
 
     def schedule(self, connection: Sweepable, when: float) -> None:
         """Call ``connection._keepalive_step`` at ``when``."""
