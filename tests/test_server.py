@@ -132,6 +132,27 @@ async def test_connection_closed_leaving_handler_is_silent(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+async def test_connection_closed_from_a_nursery_in_the_handler_is_silent(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    # trio wraps the ConnectionClosed of a child task in an ExceptionGroup.
+    done = trio.Event()
+
+    async def handler(ws: WebSocket) -> None:
+        try:
+            async with trio.open_nursery() as inner:
+                inner.start_soon(ws.receive)
+        finally:
+            done.set()
+
+    server = await start_server(nursery, handler)
+    with trio.fail_after(TEST_TIMEOUT):
+        async with open_websocket_url(url(server)):
+            pass
+        await done.wait()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 async def test_process_request_rejects_with_status_and_body(
     nursery: trio.Nursery,
 ) -> None:

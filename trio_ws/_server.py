@@ -223,7 +223,12 @@ class WebSocketServer:
             await self._handler(ws)
         except ConnectionClosed:
             pass  # the peer went away: normal, and silent
-        except Exception:
+        except Exception as exc:
+            if _only_connection_closed(exc):
+                # The same from a nursery inside the handler (trio wraps it
+                # in an ExceptionGroup): still normal and silent.
+                await ws.aclose(code, reason)
+                return
             logger.exception(
                 "WebSocket handler raised; closing its connection with 1011"
             )
@@ -242,6 +247,20 @@ class WebSocketServer:
             options=self.options,
             draft76=self._draft76,
         )
+
+
+def _only_connection_closed(exc: BaseException) -> bool:
+    """True for an exception group holding nothing but ConnectionClosed.
+
+    (Duck-typed on ``.exceptions``: the same on 3.10, with trio's
+    ``exceptiongroup`` backport, and on 3.11+.)
+    """
+    inner = getattr(exc, "exceptions", None)
+    if not isinstance(inner, tuple) or not inner:
+        return False
+    return all(
+        isinstance(e, ConnectionClosed) or _only_connection_closed(e) for e in inner
+    )
 
 
 async def _server_handshake(
