@@ -164,14 +164,29 @@ class Reader(ConnectionState):
                 return
             protocol.receive_data(data)
             self._deliver_inline()
-            if protocol.pending_failure is not None or protocol.state is State.CLOSED:
-                self._reader_wanted = True  # the reader task ends the connection
+            if protocol.pending_failure is not None:
+                self._reader_wanted = True  # the reader task fails it in order
         finally:
             self._inline = False
             if self._reader_wanted:
                 self._start_reader()
-        if self._protocol.has_data_to_send and not self._reader_started:
-            await self._write_soon()  # (a starting reader task writes it itself)
+        if self._reader_started:
+            return  # (the reader task writes what is queued itself)
+        if self._protocol.state is State.CLOSED:
+            await self._close_inline()
+        elif self._protocol.has_data_to_send:
+            await self._write_soon()
+
+    async def _close_inline(self) -> None:
+        """The close frames crossed while reading inline: on a server (the
+        only side that reads inline) write the echo and close TCP at once
+        (RFC 6455 7.1.1), shielded, bounded by ``close_timeout``."""
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(seconds(self._options.close_timeout)):
+                with contextlib.suppress(*TRANSPORT_ERRORS):
+                    await self._writer.flush()
+            await self._close_stream()
+        self._finish(record_reason=True)
 
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""

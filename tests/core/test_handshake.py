@@ -23,6 +23,7 @@ from trio_ws._core._handshake import (
     build_accept_response,
     build_http_response,
     build_request,
+    encode_head,
     generate_key,
     get_header,
     header_tokens,
@@ -856,3 +857,34 @@ def test_garbage_heads_only_raise_invalid_handshake(
             side(data)
         except InvalidHandshake as exc:  # anything else fails the test
             assert 400 <= exc.status_code < 600
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_precomputed_101_equals_the_general_head(nonce: bytes) -> None:
+    # build_accept_response's fast path (no extras) must be byte-identical to
+    # the head the general path builds, for any key.
+    key = base64.b64encode(nonce).decode()
+    offer = ClientOffer(key=key)
+    general = encode_head(
+        "HTTP/1.1 101 Switching Protocols",
+        (
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept_key(key)),
+        ),
+    )
+    assert build_accept_response(offer) == general
+    assert build_accept_response(offer, extra_headers=(("X-A", "1"),)).startswith(
+        general[:-2]
+    )
+
+
+def test_request_header_lookup_is_case_insensitive_and_joins_repeats() -> None:
+    request = parse_request(
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-List: 1\r\nx-list: 2\r\nOrigin: o"
+    )
+    assert request.get("x-LIST") == "1, 2"
+    assert request.values("X-List") == ["1", "2"]
+    assert request.get("origin") == "o"
+    assert request.get("Missing") is None and request.values("Missing") == []
+    assert request.get("X-List") == get_header(request.headers, "X-List")

@@ -35,7 +35,6 @@ from ._http import (
     encode_head,
     get_header,
     header_tokens,
-    header_values,
     parse_head,
     split_list,
     split_top_level,
@@ -84,6 +83,11 @@ _REQUEST_OWN_HEADERS = frozenset(
 _RESPONSE_OWN_HEADERS = frozenset(f"{_BOTH_OWN} sec-websocket-accept".split())
 
 _UPGRADE_HEADERS: Headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
+# The 101 answer up to the accept key (build_accept_response's common case).
+_ACCEPT_HEAD = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+)
 
 
 # --- Keys ---------------------------------------------------------------------
@@ -125,10 +129,30 @@ class Request:
     query: str
     http_version: str
     headers: Headers
+    # Lower-cased name -> values, built in one pass over the headers: the
+    # handshake looks up ~8 names, each a scan of the list otherwise.
+    _index: dict[str, list[str]] = attrs.field(
+        init=False, repr=False, eq=False, hash=False
+    )
+
+    @_index.default
+    def _build_index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            index.setdefault(name.lower(), []).append(value)
+        return index
 
     def get(self, name: str) -> str | None:
-        """Return a header value, case-insensitively (see :func:`get_header`)."""
-        return get_header(self.headers, name)
+        """Return a header value, case-insensitively (see :func:`get_header`).
+
+        A header sent several times gives its values joined with ``", "``.
+        """
+        values = self._index.get(name.lower())
+        return None if values is None else ", ".join(values)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive), in order."""
+        return list(self._index.get(name.lower(), ()))
 
 
 def parse_request(head: bytes) -> Request:
@@ -194,7 +218,7 @@ def is_upgrade_request(request: Request) -> bool:
 
     A server can route other requests to a plain-HTTP hook.
     """
-    return "websocket" in header_tokens(request.headers, "Upgrade")
+    return "websocket" in _tokens(request.get("Upgrade"))
 
 
 def validate_request(request: Request) -> ClientOffer:
@@ -218,14 +242,14 @@ def validate_request(request: Request) -> ClientOffer:
     # protocol to upgrade to).
     if not is_upgrade_request(request):
         raise InvalidHandshake("missing Upgrade: websocket", 426, _UPGRADE_HEADERS)
-    if "upgrade" not in header_tokens(request.headers, "Connection"):
+    if "upgrade" not in _tokens(request.get("Connection")):
         raise InvalidHandshake("missing Connection: Upgrade", 426, _UPGRADE_HEADERS)
     # RFC 6455 4.2.1 item 2; RFC 7230 5.4: 400 for a missing or repeated Host.
-    hosts = header_values(request.headers, "host")
+    hosts = request.values("host")
     if len(hosts) != 1 or not hosts[0]:
         raise InvalidHandshake("missing or repeated Host header", 400)
     # RFC 6455 4.2.1 item 5: base64 of a 16-byte value; exactly one header.
-    keys = header_values(request.headers, "sec-websocket-key")
+    keys = request.values("sec-websocket-key")
     if len(keys) != 1:
         raise InvalidHandshake("missing or repeated Sec-WebSocket-Key", 400)
     key = keys[0]
@@ -247,6 +271,11 @@ def validate_request(request: Request) -> ClientOffer:
         extensions=tuple(split_top_level(request.get("Sec-WebSocket-Extensions"))),
         origin=request.get("Origin"),
     )
+
+
+def _tokens(value: str | None) -> list[str]:
+    # A comma-separated token list, lower-cased (see header_tokens()).
+    return [item.lower() for item in split_list(value)]
 
 
 def _check_extra(extra_headers: Headers, own: frozenset[str]) -> None:
@@ -276,6 +305,10 @@ def build_accept_response(
     """
     if subprotocol is not None and subprotocol not in offer.subprotocols:
         raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
+    if not extra_headers and not extensions and subprotocol is None:
+        # The common answer, from a precomputed head: nothing in it comes from
+        # the caller but the accept key (base64: no CR, LF or controls).
+        return b"%s%s\r\n\r\n" % (_ACCEPT_HEAD, accept_key(offer.key).encode())
     _check_extra(extra_headers, _RESPONSE_OWN_HEADERS)
     headers = [*_UPGRADE_HEADERS, ("Sec-WebSocket-Accept", accept_key(offer.key))]
     if subprotocol is not None:
