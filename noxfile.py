@@ -12,7 +12,15 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
-LINT_PATHS = ["trio_ws", "tests", "examples", "autobahn", "benchmarks", "noxfile.py"]
+LINT_PATHS = [
+    "trio_ws",
+    "tests",
+    "examples",
+    "autobahn",
+    "benchmarks",
+    "docs",
+    "noxfile.py",
+]
 
 
 @nox.session
@@ -66,6 +74,26 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package."""
     session.install("mypy>=1.10", "-e", ".")
     session.run("mypy", "--strict", "trio_ws")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML documentation with Sphinx; any warning fails the build.
+
+    Output: docs/_build/html/index.html. Extra sphinx-build options go after
+    ``--`` (e.g. ``nox -s docs -- -E`` to rebuild every page).
+    """
+    session.install("-e", ".", "-r", "docs/requirements.txt")
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        *session.posargs,
+        "docs",
+        "docs/_build/html",
+    )
 
 
 @nox.session

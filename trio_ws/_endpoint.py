@@ -10,7 +10,15 @@ __all__ = ["Endpoint", "endpoint_of"]
 
 @attrs.frozen
 class Endpoint:
-    """One end of a connection: host address, port, and whether TLS is used."""
+    """One end of a connection: host address, port, and whether TLS is used.
+
+    ``str(endpoint)`` gives a URL-like form, e.g. ``"wss://127.0.0.1:8443"``.
+
+    Attributes:
+        address: the IP address, as a string (IPv6 without brackets).
+        port: the TCP port.
+        is_ssl: True when the connection runs over TLS.
+    """
 
     address: str
     port: int
