@@ -7,6 +7,7 @@ import logging
 
 import pytest
 import trio
+import trio.lowlevel
 
 from trio_ws import (
     ConnectionClosed,
@@ -151,6 +152,35 @@ async def test_connection_closed_from_a_nursery_in_the_handler_is_silent(
             pass
         await done.wait()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("fault", ["raises", "bad response", "async raises"])
+async def test_process_request_bug_gets_500_and_the_server_goes_on(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    def process_request(request: Request) -> Response | None:
+        if request.path == "/bug":
+            if fault == "bad response":
+                return Response(200, (("X-Split", "a\r\nInjected: 1"),))
+            raise RuntimeError("hook bug")
+        return None
+
+    async def async_process_request(request: Request) -> Response | None:
+        await trio.lowlevel.checkpoint()
+        return process_request(request)
+
+    hook = async_process_request if fault == "async raises" else process_request
+    server = await start_server(nursery, process_request=hook)
+    with trio.fail_after(TEST_TIMEOUT):
+        status, _, body = await http_exchange(
+            server.port, b"GET /bug HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        assert status == 500
+        assert b"Injected" not in body
+        async with open_websocket_url(url(server)) as ws:  # still serving
+            await ws.send("ok")
+            assert await ws.receive() == "ok"
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 
 async def test_process_request_rejects_with_status_and_body(

@@ -36,6 +36,8 @@ ProcessRequest = Callable[[hs.Request], "Response | Awaitable[Response | None] |
 # close frame (1001) if it can be written within this many seconds.
 FORCED_CLOSE_FLUSH_TIMEOUT = 1.0
 
+_INTERNAL_ERROR_BODY = b"500 Internal Server Error\n"
+
 _NOT_UPGRADE_BODY = (
     b"426 Upgrade Required: this is a WebSocket endpoint. "
     b"Connect with a WebSocket client (ws:// or wss://).\n"
@@ -249,6 +251,25 @@ class WebSocketServer:
         )
 
 
+async def _answer_of(
+    process_request: ProcessRequest, request: hs.Request
+) -> bytes | None:
+    """Run the hook: the response to send, or None to go on with the upgrade.
+
+    A hook that raises (or returns a response that cannot be sent) is a bug
+    in the application: it is logged and that request alone gets a 500,
+    like a handler that raises gets 1011. The server goes on.
+    """
+    try:
+        result = process_request(request)
+        if inspect.isawaitable(result):
+            result = await result
+        return None if result is None else result.to_bytes()
+    except Exception:
+        logger.exception("process_request raised; answering 500")
+        return hs.build_http_response(500, (), _INTERNAL_ERROR_BODY)
+
+
 def _only_connection_closed(exc: BaseException) -> bool:
     """True for an exception group holding nothing but ConnectionClosed.
 
@@ -286,11 +307,9 @@ async def _server_handshake(
                 break
         request = hs.parse_request(reader.head)
         if process_request is not None:
-            result = process_request(request)
-            if inspect.isawaitable(result):
-                result = await result
-            if result is not None:
-                await stream.send_all(result.to_bytes())
+            answer = await _answer_of(process_request, request)
+            if answer is not None:
+                await stream.send_all(answer)
                 return None
         if not hs.is_upgrade_request(request):
             await stream.send_all(
