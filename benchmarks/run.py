@@ -55,6 +55,15 @@ SERVERS: dict[str, dict[str, str]] = {
         "role": "ceiling",
     },
     "trio_ws": {"label": "trio_ws", "short": "trio_ws", "proto": "ws", "role": "test"},
+    # trio_ws as a user gets it (keepalive on): only its idle memory differs
+    # from the row above, so only (f) runs (target f').
+    "trio_ws_keepalive": {
+        "label": "trio_ws, default keepalive",
+        "short": "trio_ws (keepalive)",
+        "proto": "ws",
+        "role": "variant",
+        "workloads": "f",
+    },
     "trio_websocket": {
         "label": "trio-websocket",
         "short": "trio-websocket",
@@ -347,7 +356,10 @@ def run_server_workloads(
     with Server(impl, pinning, logdir) as server:
         server.wait_ready()
         port = server.port
+        only = SERVERS[impl].get("workloads")
         for w in SERVER_WORKLOADS:
+            if only is not None and w not in only.split(","):
+                continue
             try:
                 out[w] = run_one(w, plan, client, server, proto, port)
             except Exception as exc:

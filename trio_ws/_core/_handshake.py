@@ -35,6 +35,7 @@ from ._http import (
     encode_head,
     get_header,
     header_tokens,
+    header_values,
     parse_head,
     split_list,
     split_top_level,
@@ -129,30 +130,32 @@ class Request:
     query: str
     http_version: str
     headers: Headers
-    # Lower-cased name -> values, built in one pass over the headers: the
-    # handshake looks up ~8 names, each a scan of the list otherwise.
-    _index: dict[str, list[str]] = attrs.field(
-        init=False, repr=False, eq=False, hash=False
-    )
-
-    @_index.default
-    def _build_index(self) -> dict[str, list[str]]:
-        index: dict[str, list[str]] = {}
-        for name, value in self.headers:
-            index.setdefault(name.lower(), []).append(value)
-        return index
 
     def get(self, name: str) -> str | None:
         """Return a header value, case-insensitively (see :func:`get_header`).
 
         A header sent several times gives its values joined with ``", "``.
         """
-        values = self._index.get(name.lower())
-        return None if values is None else ", ".join(values)
+        return get_header(self.headers, name)
 
     def values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive), in order."""
-        return list(self._index.get(name.lower(), ()))
+        return header_values(self.headers, name.lower())
+
+
+def _index(headers: Headers) -> dict[str, list[str]]:
+    # Lower-cased name -> values, in one pass: validate_request looks up ~8
+    # names, each a scan of the list otherwise. (Not kept on the Request: it
+    # lives as long as the connection, and ~1 KiB each would show.)
+    index: dict[str, list[str]] = {}
+    for name, value in headers:
+        index.setdefault(name.lower(), []).append(value)
+    return index
+
+
+def _joined(index: dict[str, list[str]], lower_name: str) -> str | None:
+    values = index.get(lower_name)
+    return None if values is None else ", ".join(values)
 
 
 def parse_request(head: bytes) -> Request:
@@ -218,7 +221,7 @@ def is_upgrade_request(request: Request) -> bool:
 
     A server can route other requests to a plain-HTTP hook.
     """
-    return "websocket" in _tokens(request.get("Upgrade"))
+    return "websocket" in header_tokens(request.headers, "Upgrade")
 
 
 def validate_request(request: Request) -> ClientOffer:
@@ -240,16 +243,17 @@ def validate_request(request: Request) -> ClientOffer:
         )
     # RFC 6455 4.2.1 items 3-4 (426: RFC 7231 6.5.15 tells the client which
     # protocol to upgrade to).
-    if not is_upgrade_request(request):
+    index = _index(request.headers)
+    if "websocket" not in _tokens(_joined(index, "upgrade")):
         raise InvalidHandshake("missing Upgrade: websocket", 426, _UPGRADE_HEADERS)
-    if "upgrade" not in _tokens(request.get("Connection")):
+    if "upgrade" not in _tokens(_joined(index, "connection")):
         raise InvalidHandshake("missing Connection: Upgrade", 426, _UPGRADE_HEADERS)
     # RFC 6455 4.2.1 item 2; RFC 7230 5.4: 400 for a missing or repeated Host.
-    hosts = request.values("host")
+    hosts = index.get("host", [])
     if len(hosts) != 1 or not hosts[0]:
         raise InvalidHandshake("missing or repeated Host header", 400)
     # RFC 6455 4.2.1 item 5: base64 of a 16-byte value; exactly one header.
-    keys = request.values("sec-websocket-key")
+    keys = index.get("sec-websocket-key", [])
     if len(keys) != 1:
         raise InvalidHandshake("missing or repeated Sec-WebSocket-Key", 400)
     key = keys[0]
@@ -261,15 +265,15 @@ def validate_request(request: Request) -> ClientOffer:
         raise InvalidHandshake("Sec-WebSocket-Key is not 16 bytes", 400)
     # RFC 6455 4.2.1 item 6 and 4.4: answer a version mismatch with the
     # versions we support. A missing header also gets 426 (same remedy).
-    if request.get("Sec-WebSocket-Version") != "13":
+    if _joined(index, "sec-websocket-version") != "13":
         raise InvalidHandshake(
             "unsupported Sec-WebSocket-Version", 426, (("Sec-WebSocket-Version", "13"),)
         )
     return ClientOffer(
         key=key,
-        subprotocols=tuple(split_list(request.get("Sec-WebSocket-Protocol"))),
-        extensions=tuple(split_top_level(request.get("Sec-WebSocket-Extensions"))),
-        origin=request.get("Origin"),
+        subprotocols=tuple(split_list(_joined(index, "sec-websocket-protocol"))),
+        extensions=tuple(split_top_level(_joined(index, "sec-websocket-extensions"))),
+        origin=_joined(index, "origin"),
     )
 
 
