@@ -32,6 +32,7 @@ from ._core._protocol import Role, State
 from ._endpoint import Endpoint
 from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import keepalive
+from ._queue import EMPTY
 from ._statistics import WebSocketStatistics, snapshot
 from ._streaming import (
     Fragments,
@@ -345,33 +346,32 @@ class WebSocket(Closing):
 
     async def _get(self) -> QueueItem:
         """The next queue item; raises ConnectionClosed at the end or a fault."""
-        queue = self._queue
-        try:
-            await trio.lowlevel.checkpoint_if_cancelled()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        item = self._queue.take()
+        if item is EMPTY:
+            self._receives_without_yield = 0
             try:
-                item = queue.get_nowait()
-            except trio.WouldBlock:
-                self._receives_without_yield = 0
                 item = await self._wait_item()
-            else:
-                # Already queued: no need to yield for each one (see the
-                # constant), which lets replies sent meanwhile share a write.
-                self._receives_without_yield += 1
-                if self._receives_without_yield >= MAX_RECEIVES_WITHOUT_YIELD:
-                    self._receives_without_yield = 0
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-        except trio.EndOfChannel:
-            item = None
-        else:
-            if item is not None:
-                return item
-            self._reached_failure()
-        raise self._closed_error()  # outside the except: keep __cause__, no context
+            except trio.EndOfChannel:
+                raise self._closed_error() from self._close_cause
+        elif item is not None:
+            # Already queued: no need to yield for each one (see the
+            # constant), which lets replies sent meanwhile share a write.
+            self._receives_without_yield += 1
+            if self._receives_without_yield >= MAX_RECEIVES_WITHOUT_YIELD:
+                self._receives_without_yield = 0
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        if item is not None:
+            return item  # type: ignore[return-value]
+        self._reached_failure()  # the marker where the peer broke the protocol
+        raise self._closed_error()
 
     async def _wait_item(self) -> QueueItem:
         """Wait for an item: read inline while no reader task runs."""
         queue = self._queue
         sweeper = self._sweeper
+        if queue.closed:
+            raise trio.EndOfChannel
         if sweeper is None or self._reader_started:
             return await queue.get()
         if self._inline:  # another task reads inline: let a reader serve both
@@ -381,10 +381,11 @@ class WebSocket(Closing):
         try:
             while not self._reader_started:
                 await self._read_inline()
-                try:
-                    return queue.get_nowait()
-                except trio.WouldBlock:
-                    pass
+                item = queue.take()
+                if item is not EMPTY:
+                    return item  # type: ignore[return-value]
+                if queue.closed:
+                    raise trio.EndOfChannel
             return await queue.get()
         finally:
             if not self._reader_started and not self._reader_finished:

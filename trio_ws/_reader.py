@@ -117,8 +117,9 @@ class Reader(ConnectionState):
 
     def _item_for(self, event: object) -> QueueItem:
         """What an event puts in the queue (None: nothing); handles the rest."""
-        if isinstance(event, TextMessage | BinaryMessage):
-            item: QueueItem = event.data
+        kind = type(event)
+        if kind is TextMessage or kind is BinaryMessage:
+            item: QueueItem = event.data  # type: ignore[attr-defined]
         elif isinstance(event, MessageChunk):
             item = event
         elif isinstance(event, MessageStart):
