@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 from _common import HOST, MAX_MESSAGE_SIZE, parse_args
 
@@ -13,15 +15,17 @@ async def echo(ws: trio_ws.WebSocket) -> None:
         await ws.send(message)
 
 
-def main() -> None:
+def main(*, keepalive: bool = False) -> None:
+    """Serve until killed; keepalive off (as in every benchmark) or default."""
     args = parse_args(__doc__)
+    options: dict[str, Any] = {} if keepalive else {"ping_interval": None}
     trio.run(
         lambda: trio_ws.serve_websocket(
             echo,
             args.port,
             host=HOST,
-            ping_interval=None,
             max_message_size=MAX_MESSAGE_SIZE,
+            **options,
         )
     )
 

@@ -43,12 +43,12 @@ import codecs
 import enum
 
 from ._assembler import DEFAULT_MAX_MESSAGE_SIZE
+from ._buffers import ProtocolBuffers
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     CloseReason,
     CloseReceived,
     ConnectionLost,
-    Event,
     ProtocolFailure,
     TextMessage,
 )
@@ -94,7 +94,7 @@ def _utf8_error(exc: UnicodeDecodeError) -> RemoteProtocolError:
     return error
 
 
-class Hixie76Protocol:
+class Hixie76Protocol(ProtocolBuffers):
     """One draft-76 connection's protocol state, free of any I/O.
 
     Args:
@@ -114,29 +114,19 @@ class Hixie76Protocol:
     __slots__ = (
         "_decoder",
         "_defer_failure",
-        "_events",
         "_length",
         "_mode",
-        "_out",
-        "_out_size",
         "_parts",
         "_size",
         "_type",
         "bytes_received",
-        "bytes_sent",
         "close_received",
         "close_sent",
         "error",
-        "frames_received",
-        "frames_sent",
         "max_message_size",
-        "messages_received",
-        "messages_sent",
         "pending_failure",
         "role",
         "state",
-        "wire_bytes_received",
-        "wire_bytes_sent",
     )
 
     def __init__(
@@ -146,6 +136,7 @@ class Hixie76Protocol:
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         defer_failure: bool = False,
     ) -> None:
+        super().__init__()
         self.role = role
         self.state = State.OPEN
         #: Largest text message accepted, in bytes (None: no limit).
@@ -160,9 +151,6 @@ class Hixie76Protocol:
         #: A peer fault waiting for :meth:`fail_pending` (with ``defer_failure``).
         self.pending_failure: RemoteProtocolError | None = None
         self._defer_failure = defer_failure
-        self._events: list[Event] = []
-        self._out: list[bytes] = []
-        self._out_size = 0
         # Parser state: the current frame's type, mode, byte count (text and
         # skipped sentinel frames) or remaining length (length-prefixed).
         self._mode = _Mode.TYPE
@@ -172,39 +160,9 @@ class Hixie76Protocol:
         # The text message being received, decoded as it arrives.
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._parts: list[str] = []
-        self.frames_received = self.frames_sent = 0
-        self.messages_received = self.messages_sent = 0
-        self.bytes_received = self.bytes_sent = 0
-        self.wire_bytes_received = self.wire_bytes_sent = 0
+        self.bytes_received = 0
 
     # ------------------------------------------------------------------ output
-
-    def events(self) -> list[Event]:
-        """Return the events produced since the last call, in wire order."""
-        events = self._events
-        if events:
-            self._events = []
-        return events
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """True when :meth:`data_to_send` would return bytes."""
-        return bool(self._out)
-
-    @property
-    def bytes_to_send(self) -> int:
-        """How many bytes :meth:`data_to_send` would return."""
-        return self._out_size
-
-    def data_to_send(self) -> bytes:
-        """Return the bytes to write to the transport (b"" if none)."""
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        self.wire_bytes_sent += self._out_size
-        self._out_size = 0
-        return out[0] if len(out) == 1 else b"".join(out)
 
     @property
     def sending_fragments(self) -> bool:
@@ -476,6 +434,4 @@ class Hixie76Protocol:
         self._queue(CLOSE_FRAME)
 
     def _queue(self, frame: bytes) -> None:
-        self.frames_sent += 1
-        self._out.append(frame)
-        self._out_size += len(frame)
+        self._emit(frame)

@@ -30,13 +30,13 @@ from ._assembler import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MessageAssembler,
 )
+from ._buffers import ProtocolBuffers
 from ._deflate import PerMessageDeflate
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     CloseReason,
     CloseReceived,
     ConnectionLost,
-    Event,
     MessageChunk,
     MessageStart,
     Ping,
@@ -119,7 +119,7 @@ TRANSITIONS: dict[State, dict[_Input, State]] = {
 _CAN_SEND = frozenset({State.OPEN})
 
 
-class Protocol:
+class Protocol(ProtocolBuffers):
     """One WebSocket connection's protocol state, free of any I/O.
 
     Args:
@@ -158,28 +158,18 @@ class Protocol:
     __slots__ = (
         "_assembler",
         "_defer_failure",
-        "_events",
         "_held",
         "_is_client",
-        "_out",
-        "_out_size",
         "_parser",
         "_pause_fragmented",
         "_sending",
         "_sending_compressed",
-        "bytes_sent",
         "close_received",
         "close_sent",
         "error",
-        "frames_received",
-        "frames_sent",
-        "messages_received",
-        "messages_sent",
         "pending_failure",
         "role",
         "state",
-        "wire_bytes_received",
-        "wire_bytes_sent",
     )
 
     def __init__(
@@ -192,6 +182,7 @@ class Protocol:
         extension: PerMessageDeflate | None = None,
         pause_fragmented: bool = False,
     ) -> None:
+        super().__init__()
         self.role = role
         self.state = State.OPEN
         #: The close reason the peer sent, once its close frame arrived.
@@ -205,9 +196,6 @@ class Protocol:
         self._defer_failure = defer_failure
         self._is_client = role is Role.CLIENT
         self._parser = FrameParser(expect_masked=not self._is_client)
-        self._events: list[Event] = []
-        self._out: list[bytes] = []
-        self._out_size = 0
         # Data frames -> messages; it owns the limits and the extension.
         self._assembler = MessageAssembler(
             max_message_size=max_message_size,
@@ -221,10 +209,6 @@ class Protocol:
         # fragments are compressed.
         self._sending: Opcode | None = None
         self._sending_compressed = False
-        self.frames_received = self.frames_sent = 0
-        self.messages_received = self.messages_sent = 0
-        self.bytes_sent = 0
-        self.wire_bytes_received = self.wire_bytes_sent = 0
 
     # ----------------------------------------------------------- configuration
 
@@ -271,33 +255,6 @@ class Protocol:
         return self._held is not None
 
     # ------------------------------------------------------------------ output
-
-    def events(self) -> list[Event]:
-        """Return the events produced since the last call, in wire order."""
-        events = self._events
-        if events:
-            self._events = []
-        return events
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """True when :meth:`data_to_send` would return bytes."""
-        return bool(self._out)
-
-    @property
-    def bytes_to_send(self) -> int:
-        """How many bytes :meth:`data_to_send` would return."""
-        return self._out_size
-
-    def data_to_send(self) -> bytes:
-        """Return the bytes to write to the transport (b"" if none)."""
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        self.wire_bytes_sent += self._out_size
-        self._out_size = 0
-        return out[0] if len(out) == 1 else b"".join(out)
 
     @property
     def close_reason(self) -> CloseReason | None:
@@ -633,10 +590,7 @@ class Protocol:
         self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
     ) -> None:
         key = random_mask_key() if self._is_client else None
-        frame = build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
-        self.frames_sent += 1
-        self._out.append(frame)
-        self._out_size += len(frame)
+        self._emit(build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key))
 
 
 def _close_payload(code: int | None, reason: str) -> bytes:
