@@ -114,35 +114,20 @@ async def test_handler_exception_closes_1011_and_server_survives(
     assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 
+@pytest.mark.parametrize("in_nursery", [False, True], ids=["direct", "nursery"])
 async def test_connection_closed_leaving_handler_is_silent(
-    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture, in_nursery: bool
 ) -> None:
+    # In a nursery, trio wraps the child's ConnectionClosed in an ExceptionGroup.
     done = trio.Event()
 
     async def handler(ws: WebSocket) -> None:
         try:
-            await ws.receive()
-        finally:
-            done.set()
-
-    server = await start_server(nursery, handler)
-    with trio.fail_after(TEST_TIMEOUT):
-        async with open_websocket_url(url(server)):
-            pass
-        await done.wait()
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-
-
-async def test_connection_closed_from_a_nursery_in_the_handler_is_silent(
-    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
-) -> None:
-    # trio wraps the ConnectionClosed of a child task in an ExceptionGroup.
-    done = trio.Event()
-
-    async def handler(ws: WebSocket) -> None:
-        try:
-            async with trio.open_nursery() as inner:
-                inner.start_soon(ws.receive)
+            if in_nursery:
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(ws.receive)
+            else:
+                await ws.receive()
         finally:
             done.set()
 
