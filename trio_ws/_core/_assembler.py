@@ -48,6 +48,13 @@ DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
 # frames in all (the old default of 65,536 failed them with 1009).
 DEFAULT_MAX_FRAGMENTS = 1 << 17
 
+# Text is assembled from the pieces each fragment decodes to. A str costs
+# ~50-80 bytes however short, so a message sent in 1-byte fragments took ~30x
+# its size as a list of pieces (measured: 11 MB for 393 KB of CJK text in
+# 131,072 fragments). Every this many pieces are joined into one: the list
+# then holds an entry per 64 fragments at most, for one more copy of the text.
+JOIN_TEXT_PIECES = 64
+
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 
@@ -84,6 +91,7 @@ class MessageAssembler:
         "_binary",
         "_compressed",
         "_fragments",
+        "_joined",
         "_opcode",
         "_peeked",
         "_size",
@@ -111,6 +119,7 @@ class MessageAssembler:
         self._opcode: Opcode | None = None
         self._binary = bytearray()
         self._text: list[str] = []
+        self._joined = 0  # entries of _text already joined (JOIN_TEXT_PIECES)
         self._size = 0  # bytes delivered so far (inflated)
         self._wire = 0  # payload bytes received so far (maybe compressed)
         self._compressed = False
@@ -257,7 +266,7 @@ class MessageAssembler:
         except UnicodeDecodeError as exc:
             raise _utf8_error(exc) from exc
         if piece:
-            self._text.append(piece)
+            self._append_text(piece)
 
     # ----------------------------------------------------------------- helpers
 
@@ -290,8 +299,7 @@ class MessageAssembler:
             text = decoder.decode(payload[peeked:], True)
         except UnicodeDecodeError as exc:
             raise _utf8_error(exc) from exc
-        message = TextMessage("".join(self._text) + text)
-        self._text.clear()
+        message = TextMessage(self._take_text() + text)
         return message
 
     def _add_fragment(
@@ -313,14 +321,13 @@ class MessageAssembler:
             except UnicodeDecodeError as exc:
                 raise _utf8_error(exc) from exc
             if piece:
-                self._text.append(piece)
+                self._append_text(piece)
         elif self.streaming:
             return self._chunk(bytes(payload), final)
         else:
             self._binary += payload
         if self.streaming:
-            text = "".join(self._text)
-            self._text.clear()
+            text = self._take_text()
             return self._chunk(text, final)
         if final:
             return self._finish_message()
@@ -331,11 +338,24 @@ class MessageAssembler:
             self._reset()
         return MessageChunk(data, final)
 
+    def _append_text(self, piece: str) -> None:
+        text = self._text
+        text.append(piece)
+        joined = self._joined
+        if len(text) - joined >= JOIN_TEXT_PIECES:
+            text[joined:] = ["".join(text[joined:])]
+            self._joined = joined + 1
+
+    def _take_text(self) -> str:
+        text = "".join(self._text)
+        self._text.clear()
+        self._joined = 0
+        return text
+
     def _finish_message(self) -> TextMessage | BinaryMessage:
         message: TextMessage | BinaryMessage
         if self._opcode is Opcode.TEXT:
-            message = TextMessage("".join(self._text))
-            self._text.clear()
+            message = TextMessage(self._take_text())
         else:
             message = BinaryMessage(bytes(self._binary))
             self._binary = bytearray()

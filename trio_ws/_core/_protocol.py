@@ -57,6 +57,7 @@ from ._frames import (
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "MAX_UNSENT_PONGS",
     "TRANSITIONS",
     "Protocol",
     "Role",
@@ -65,6 +66,15 @@ __all__ = [
 
 # DEFAULT_MAX_MESSAGE_SIZE and DEFAULT_MAX_FRAGMENTS (re-exported above) are
 # explained where they apply, in _assembler.py.
+
+# RFC 6455 5.5.3: an endpoint that has not yet sent the pongs for earlier
+# pings MAY answer only the most recent one. Up to this many pongs wait in
+# the outgoing buffer; beyond, each new ping's pong replaces the last unsent
+# one. A peer that floods pings while not reading (so that nothing can be
+# written) thus grows the buffer by at most 64 x 127 bytes, where it used to
+# grow by one pong per ping. 64 still answers every ping of an ordinary burst
+# (Autobahn 2.10 sends 10 at once).
+MAX_UNSENT_PONGS = 64
 
 # RFC 6455 5.5.1: a close payload is a 2-byte code plus at most 123 bytes.
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
@@ -160,10 +170,13 @@ class Protocol(ProtocolBuffers):
         "_defer_failure",
         "_held",
         "_is_client",
+        "_last_pong",
+        "_last_pong_frame",
         "_parser",
         "_pause_fragmented",
         "_sending",
         "_sending_compressed",
+        "_unsent_pongs",
         "close_received",
         "close_sent",
         "error",
@@ -196,6 +209,11 @@ class Protocol(ProtocolBuffers):
         self._defer_failure = defer_failure
         self._is_client = role is Role.CLIENT
         self._parser = FrameParser(expect_masked=not self._is_client)
+        # Pongs waiting in the outgoing buffer, and the last one's index and
+        # frame (see MAX_UNSENT_PONGS and _queue_pong).
+        self._unsent_pongs = 0
+        self._last_pong = 0
+        self._last_pong_frame: bytes | None = None
         # Data frames -> messages; it owns the limits and the extension.
         self._assembler = MessageAssembler(
             max_message_size=max_message_size,
@@ -515,7 +533,7 @@ class Protocol(ProtocolBuffers):
             self._events.append(Ping(frame.payload))
             if self.state is State.OPEN:
                 # RFC 6455 5.5.2: answer with a pong carrying the same payload.
-                self._queue(Opcode.PONG, frame.payload)
+                self._queue_pong(frame.payload)
         elif opcode is Opcode.PONG:
             self._events.append(Pong(frame.payload))
         else:
@@ -585,6 +603,28 @@ class Protocol(ProtocolBuffers):
             raise LocalProtocolError(
                 f"control frame payload of {len(payload)} bytes (limit 125)"
             )
+
+    def _queue_pong(self, payload: bytes) -> None:
+        out = self._out
+        index = self._last_pong
+        if index >= len(out) or out[index] is not self._last_pong_frame:
+            # data_to_send() took the earlier pongs (it starts a new list):
+            # count afresh. (The frame is compared by identity: each frame
+            # is a bytes object of its own.)
+            self._unsent_pongs = 0
+        key = random_mask_key() if self._is_client else None
+        frame = build_frame(Opcode.PONG, payload, mask_key=key)
+        self._last_pong_frame = frame
+        if self._unsent_pongs < MAX_UNSENT_PONGS:
+            self._emit(frame)
+            self._unsent_pongs += 1
+            self._last_pong = len(out) - 1
+            return
+        # RFC 6455 5.5.3: answer only the most recent ping; its pong takes
+        # the place of the last unsent one (the buffer is only appended to
+        # until data_to_send() replaces it, so the index holds).
+        self._out_size += len(frame) - len(out[index])
+        out[index] = frame
 
     def _queue(
         self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
