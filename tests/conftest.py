@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from trio_ws import WebSocket, WebSocketServer, serve_websocket
 from trio_ws._core import _handshake as hs
@@ -105,3 +106,53 @@ async def http_exchange(port: int, request: bytes) -> tuple[int, dict[str, str],
     response = hs.parse_response(head)
     headers = {name.lower(): value for name, value in response.headers}
     return response.status_code, headers, body
+
+
+class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
+    """A listener whose connections are in-memory stream pairs.
+
+    ``serve_websocket(..., listeners=[listener])`` then serves connections
+    made with :meth:`connect`, under the autojump clock, without sockets.
+    """
+
+    def __init__(
+        self,
+        pair: Callable[
+            [], tuple[trio.abc.Stream, trio.abc.Stream]
+        ] = trio.testing.memory_stream_pair,
+    ) -> None:
+        self._pair = pair
+        self._send, self._receive = trio.open_memory_channel[trio.abc.Stream](1)
+
+    async def connect(self) -> trio.abc.Stream:
+        client, server = self._pair()
+        await self._send.send(server)
+        return client
+
+    async def accept(self) -> trio.abc.Stream:
+        try:
+            return await self._receive.receive()
+        except trio.EndOfChannel:
+            raise trio.ClosedResourceError from None
+
+    async def aclose(self) -> None:
+        await self._receive.aclose()
+
+
+async def start_memory_server(
+    nursery: trio.Nursery,
+    handler: Callable[[WebSocket], Awaitable[None]] = echo_handler,
+    *,
+    pair: Callable[
+        [], tuple[trio.abc.Stream, trio.abc.Stream]
+    ] = trio.testing.memory_stream_pair,
+    **kwargs: Any,
+) -> tuple[WebSocketServer, MemoryListener]:
+    """serve_websocket on a MemoryListener (inline reading, the sweeper...)."""
+    listener = MemoryListener(pair)
+    server: WebSocketServer = await nursery.start(
+        functools.partial(
+            serve_websocket, handler, None, listeners=[listener], **kwargs
+        )
+    )
+    return server, listener

@@ -46,6 +46,7 @@ from ._pubsub import LocalPubSub, PubSub, Subscription
 from ._server import Response, WebSocketServer, serve_websocket, wrap_server_stream
 from ._statistics import WebSocketStatistics
 from ._streaming import MessageStream
+from ._writer import WriteTimeout
 
 __version__ = "0.1.0.dev0"
 
@@ -76,6 +77,7 @@ __all__ = [
     "WebSocketError",
     "WebSocketServer",
     "WebSocketStatistics",
+    "WriteTimeout",
     "__version__",
     "connect_websocket",
     "connect_websocket_url",

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
     "DEFAULT_RECEIVE_SIZE",
+    "DEFAULT_WRITE_TIMEOUT",
     "ConnectionOptions",
     "OptionsDict",
     "seconds",
@@ -41,6 +42,15 @@ DEFAULT_CLOSE_TIMEOUT = 10.0
 # Keepalive: a ping every 20 s; no pong within 20 s closes with 1011.
 DEFAULT_PING_INTERVAL = 20.0
 DEFAULT_PING_TIMEOUT = 20.0
+
+# Seconds a write may wait for the peer to read (per 256 KiB: see
+# WRITE_TIMEOUT_CHUNK in _writer.py) before the connection is aborted. A
+# peer that stops reading otherwise holds the writing task, its buffers and
+# its socket until keepalive notices (ping_interval + ping_timeout +
+# close_timeout: 50 s by default), or forever without keepalive. 30 s lets
+# a slow link take 256 KiB (~9 KB/s) and outlasts ping_timeout, so with the
+# defaults a silent peer is usually caught by the keepalive first.
+DEFAULT_WRITE_TIMEOUT = 30.0
 
 # Largest single read from the transport, in bytes.
 DEFAULT_RECEIVE_SIZE = 65536
@@ -105,6 +115,11 @@ class ConnectionOptions:
         ping_timeout: seconds to wait for a keepalive pong before closing with
             1011 (None: wait forever).
         receive_size: largest single read from the transport.
+        write_timeout: seconds a write may wait for the peer to read, per
+            256 KiB written (None: forever). When it expires the connection
+            is aborted (1006: a peer that does not read cannot be sent a
+            close frame) and ``ConnectionClosed.__cause__`` is a
+            :class:`WriteTimeout`.
         compression: ``"deflate"`` (default) negotiates permessage-deflate
             (RFC 7692) with memory-frugal settings; a :class:`DeflateOptions`
             sets window bits, memory level, compression level and the size
@@ -134,6 +149,9 @@ class ConnectionOptions:
     )
     receive_size: int = attrs.field(
         default=DEFAULT_RECEIVE_SIZE, validator=_positive_int
+    )
+    write_timeout: float | None = attrs.field(
+        default=DEFAULT_WRITE_TIMEOUT, validator=_positive_or_none
     )
     compression: DeflateOptions | None = attrs.field(
         default=DeflateOptions(), converter=_compression_options
@@ -177,4 +195,5 @@ class OptionsDict(TypedDict, total=False):
     ping_interval: float | None
     ping_timeout: float | None
     receive_size: int
+    write_timeout: float | None
     compression: str | DeflateOptions | None

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from ._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
 from ._connection import WebSocket
 from ._core import _handshake as hs
 from ._core._deflate import server_negotiate
 from ._core._hixie76 import is_hixie76_request
 from ._core._protocol import Role
-from ._exceptions import ConnectionClosed, InvalidHandshake
+from ._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
 from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
 from ._listeners import open_reuse_port_listeners
 from ._options import ConnectionOptions, OptionsDict, seconds
@@ -92,7 +93,10 @@ class WebSocketServer:
         process_request: ProcessRequest | None = None,
         options: ConnectionOptions | None = None,
         draft76: bool = False,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        # Counts connections against max_connections (_admission.py).
+        self._admission = Admission(max_connections)
         self._handler = handler
         self.listeners = list(listeners)
         self._handler_nursery = handler_nursery
@@ -122,6 +126,18 @@ class WebSocketServer:
             if sock is not None:
                 return int(sock.getsockname()[1])
         raise RuntimeError("the server has no TCP listener")
+
+    @property
+    def active_connections(self) -> int:
+        """Connections being served: accepted and not yet closed, whether
+        still in the opening handshake, answering plain HTTP or open
+        WebSockets. This is what ``max_connections`` limits."""
+        return self._admission.active
+
+    @property
+    def max_connections(self) -> int | None:
+        """The limit on :attr:`active_connections` (None: no limit)."""
+        return self._admission.limit
 
     async def run(
         self,
@@ -169,17 +185,29 @@ class WebSocketServer:
                     continue
                 except trio.ClosedResourceError:
                     return
+                # Counted here, synchronously: connections accepted in a
+                # burst are counted before any of their tasks runs.
+                admitted = self._admission.admit()
+                if admitted is None:  # over the limit, and too many answers
+                    await trio.aclose_forcefully(stream)
+                    continue
                 nursery = self._handler_nursery or self._nursery
                 self._tasks += 1
                 self._tasks_done = (
                     trio.Event() if self._tasks == 1 else self._tasks_done
                 )
-                nursery.start_soon(self._serve_connection, stream)
+                nursery.start_soon(self._serve_connection, stream, admitted)
 
-    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+    async def _serve_connection(
+        self, stream: trio.abc.Stream, admitted: bool = True
+    ) -> None:
         try:
-            await self._serve_connection_inner(stream)
+            if admitted:
+                await self._serve_connection_inner(stream)
+            else:
+                await answer_busy(stream, self._ssl_context, self.options)
         finally:
+            self._admission.release(admitted)
             self._tasks -= 1
             if self._tasks == 0:
                 self._tasks_done.set()
@@ -374,14 +402,20 @@ async def wrap_server_stream(
     Raises:
         InvalidHandshake: the request was not a valid WebSocket upgrade (it
             has been answered with the matching HTTP error).
+        ConnectionTimeout: the request and the answer took longer than
+            ``open_timeout`` (the stream is left as it is: close it).
     """
     connection_options = ConnectionOptions(**options)
-    ws = await _server_handshake(
-        stream,
-        subprotocols=subprotocols,
-        process_request=None,
-        options=connection_options,
-    )
+    timeout = connection_options.open_timeout
+    with trio.move_on_after(seconds(timeout)) as scope:
+        ws = await _server_handshake(
+            stream,
+            subprotocols=subprotocols,
+            process_request=None,
+            options=connection_options,
+        )
+    if scope.cancelled_caught:
+        raise ConnectionTimeout(f"no complete WebSocket upgrade within {timeout} s")
     if ws is None:
         raise InvalidHandshake("the client did not send a valid WebSocket upgrade")
     ws._start(nursery)
@@ -400,6 +434,7 @@ async def serve_websocket(
     process_request: ProcessRequest | None = None,
     listeners: Sequence[trio.abc.Listener[Any]] | None = None,
     draft76: bool = False,
+    max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
     **options: Unpack[OptionsDict],
 ) -> None:
@@ -435,9 +470,19 @@ async def serve_websocket(
             request gets 400 saying so. When on, its handler gets a
             WebSocket that sends and receives text only (``send(bytes)``
             and ``ping()`` raise LocalProtocolError), without keepalive.
+        max_connections: most connections served at once (None, the
+            default: no limit but the process's file descriptors). Every
+            accepted connection counts, from accept to close: handshakes in
+            progress, plain HTTP answers and open WebSockets. Beyond it, a
+            client gets ``503 Service Unavailable`` with ``Retry-After: 5``
+            and is closed; its handler never runs.
         options: :class:`ConnectionOptions` fields (``max_message_size``,
             ``message_queue_size``, ``open_timeout``, ``close_timeout``,
-            ``ping_interval``, ``ping_timeout``...).
+            ``ping_interval``, ``ping_timeout``, ``write_timeout``...).
+            On a server, ``open_timeout`` bounds everything before the
+            handler runs: the TLS handshake, reading the request (a client
+            sending it byte by byte is dropped), ``process_request`` and the
+            answer; a connection that takes longer is closed unanswered.
 
     Raises:
         TypeError: neither ``port`` nor ``listeners``, or ``reuse_port``
@@ -445,6 +490,7 @@ async def serve_websocket(
         ReusePortUnavailable: ``reuse_port=True`` on a platform without
             SO_REUSEPORT (a :exc:`NotImplementedError`).
         OSError: a listener could not be opened (e.g. EADDRINUSE).
+        ValueError: ``max_connections`` is not a positive integer or None.
     """
     connection_options = ConnectionOptions(**options)
     if listeners is not None and reuse_port:
@@ -468,5 +514,6 @@ async def serve_websocket(
         process_request=process_request,
         options=connection_options,
         draft76=draft76,
+        max_connections=max_connections,
     )
     await server.run(task_status=task_status)

@@ -88,7 +88,9 @@ class ConnectionState:
         self._extensions = extensions
         self._request = request
         self._leftover = leftover
-        self._writer = Writer(stream, protocol, self._write_failed)
+        self._writer = Writer(
+            stream, protocol, self._write_failed, timeout=options.write_timeout
+        )
         # Messages for receive() (see QueueItem); None marks where the peer
         # broke the protocol.
         self._queue = MessageQueue[QueueItem](options.message_queue_size)

@@ -9,24 +9,61 @@ first come first served, so frames of two messages never interleave.
 
 Under load, :meth:`Writer.write_later` leaves frames in the buffer for a
 short-lived helper task that writes them together once the sender yields.
+
+A peer that stops reading fills the socket's send buffer, and then every
+write waits. ``write_timeout`` bounds that wait: a write that cannot hand
+:data:`WRITE_TIMEOUT_CHUNK` bytes to the transport within it fails with
+:class:`WriteTimeout`, and the connection is aborted. No close frame can be
+sent then: the peer reads nothing, and part of a frame may already be on the
+wire, after which nothing else can be (RFC 6455 5.2 frames cannot be
+resumed). For the same reason, a write cut short any other way (cancelled,
+or failed) leaves the writer broken: later flushes fail at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import trio
 
 from ._core._interface import ProtocolLike
+from ._exceptions import ConnectionTimeout
 
-__all__ = ["MAX_DEFERRED_BYTES", "TRANSPORT_ERRORS", "Writer"]
+__all__ = [
+    "MAX_DEFERRED_BYTES",
+    "TRANSPORT_ERRORS",
+    "WRITE_TIMEOUT_CHUNK",
+    "WriteTimeout",
+    "Writer",
+]
 
 # Frames left for the helper are bounded: beyond this many buffered bytes the
 # sender writes (and waits for the socket) itself.
 MAX_DEFERRED_BYTES = 65536
 
-# What a dead or closed transport raises.
-TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+# ``write_timeout`` applies to each piece of this many bytes of a write, not
+# to the whole write: a big message to a slow but live peer is not cut off,
+# while a peer that reads nothing is. With the default timeout the slowest
+# reader kept is ~9 KB/s (256 KiB per 30 s). Writes up to this size (nearly
+# all of them) go to the transport in one send_all, as before.
+WRITE_TIMEOUT_CHUNK = 256 << 10
+
+
+class WriteTimeout(ConnectionTimeout):
+    """The peer read none of our data for ``write_timeout`` seconds.
+
+    The connection was aborted: ``ConnectionClosed.reason`` is 1006 (no
+    close frame could be sent) and its ``__cause__`` this error.
+    """
+
+
+# What a dead or closed transport raises (and a write that timed out).
+TRANSPORT_ERRORS = (
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    OSError,
+    WriteTimeout,
+)
 
 
 class Writer:
@@ -36,30 +73,49 @@ class Writer:
         stream: the transport.
         protocol: the protocol whose outgoing buffer is written.
         on_error: awaited with the exception when a deferred write fails
-            (the sender has already returned, so it cannot be told).
+            (the sender has already returned, so it cannot be told), and
+            when a write times out or is cancelled midway: it must abort
+            the connection.
+        timeout: ``write_timeout``, seconds (None: writes may wait forever).
     """
 
-    __slots__ = ("_busy", "_on_error", "_protocol", "_scheduled", "_stream", "_waiters")
+    __slots__ = (
+        "_broken",
+        "_busy",
+        "_on_error",
+        "_protocol",
+        "_scheduled",
+        "_stream",
+        "_timeout",
+        "_waiters",
+    )
 
     def __init__(
         self,
         stream: trio.abc.Stream,
         protocol: ProtocolLike,
         on_error: Callable[[BaseException], Awaitable[None]],
+        *,
+        timeout: float | None = None,
     ) -> None:
         self._stream = stream
         self._protocol = protocol
         self._on_error = on_error
+        self._timeout = timeout
         self._busy = False
         self._waiters: trio.lowlevel.ParkingLot | None = None
         self._scheduled = False
+        # Why a write was cut short; nothing can be written after that.
+        self._broken: str | None = None
 
     async def flush(self) -> None:
         """Write whatever the protocol queued, in one send_all, in turn.
 
         Raises:
             trio.BrokenResourceError, trio.ClosedResourceError, OSError: the
-                transport failed.
+                transport failed, or an earlier write was cut short.
+            WriteTimeout: the peer read nothing for ``timeout`` seconds; the
+                connection has been aborted (``on_error``).
         """
         # Uncontended, take the turn without a checkpoint of its own:
         # send_all() checkpoints anyway, and this is the per-message hot path.
@@ -72,11 +128,55 @@ class Writer:
         try:
             data = self._protocol.data_to_send()
             if data:
-                await self._stream.send_all(data)
+                if self._broken is not None:
+                    raise trio.BrokenResourceError(
+                        f"an earlier write was cut short ({self._broken}): "
+                        "the connection cannot send anything more"
+                    )
+                await self._write(data)
         finally:
             waiters = self._waiters
             if waiters is None or not waiters.unpark(count=1):
                 self._busy = False
+
+    async def _write(self, data: bytes) -> None:
+        try:
+            if self._timeout is None:
+                await self._stream.send_all(data)
+            else:
+                await self._write_bounded(data)
+        except BaseException as exc:
+            # The frames in ``data`` left the protocol and may be partly on
+            # the wire: the connection cannot go on.
+            self._broken = repr(exc)
+            if isinstance(exc, WriteTimeout | trio.Cancelled):
+                cause: BaseException = exc
+                if isinstance(exc, trio.Cancelled):
+                    cause = trio.BrokenResourceError("a write was cancelled midway")
+                with trio.CancelScope(shield=True):
+                    await self._on_error(cause)
+            raise
+
+    async def _write_bounded(self, data: bytes) -> None:
+        """send_all, each WRITE_TIMEOUT_CHUNK bytes within ``timeout``."""
+        timeout = self._timeout
+        assert timeout is not None
+        # (A slice of a memoryview copies nothing; most writes are one piece.)
+        pieces = (
+            (data,)
+            if len(data) <= WRITE_TIMEOUT_CHUNK
+            else _pieces(memoryview(data), WRITE_TIMEOUT_CHUNK)
+        )
+        written = 0
+        for piece in pieces:
+            with trio.move_on_after(timeout) as scope:
+                await self._stream.send_all(piece)
+            if scope.cancelled_caught:
+                raise WriteTimeout(
+                    f"the peer read nothing for {timeout} s "
+                    f"({written} of {len(data)} bytes written)"
+                )
+            written += len(piece)
 
     def write_later(self, nursery: trio.Nursery | None) -> bool:
         """Leave the queued frames for a helper task in ``nursery``.
@@ -105,3 +205,8 @@ class Writer:
             await self._on_error(exc)
         finally:
             self._scheduled = False
+
+
+def _pieces(view: memoryview, size: int) -> Iterator[memoryview]:
+    for start in range(0, len(view), size):
+        yield view[start : start + size]
