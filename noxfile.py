@@ -34,7 +34,9 @@ def tests(session: nox.Session) -> None:
     "skipped" line out of every run.
     """
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not browser and not nginx", *session.posargs)
+    session.run(
+        "pytest", "-m", "not browser and not nginx and not slow", *session.posargs
+    )
 
 
 @nox.session
@@ -59,6 +61,19 @@ def nginx(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "nginx", *session.posargs)
+
+
+@nox.session
+def stress(session: nox.Session) -> None:
+    """Load tests (the tests marked ``slow``): 10,000 idle connections.
+
+    Prints the server's memory per connection and writes it, with the
+    timings, to benchmarks/results/stress.json. Needs 10,200 file
+    descriptors per process (it raises the soft limit up to the hard one,
+    and skips, saying so, when the hard limit is lower).
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "slow", "-s", *session.posargs)
 
 
 @nox.session
