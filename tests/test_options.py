@@ -16,6 +16,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert options.message_queue_size == 16
     assert (options.open_timeout, options.close_timeout) == (10.0, 10.0)
     assert (options.ping_interval, options.ping_timeout) == (20.0, 20.0)
+    assert options.write_timeout is None  # keepalive drops non-readers
     assert options.compression == DeflateOptions()
 
 
@@ -30,6 +31,7 @@ def test_defaults_are_the_documented_ones() -> None:
         {"close_timeout": -1.0},
         {"ping_interval": math.nan},
         {"ping_timeout": 0.0},
+        {"write_timeout": -5.0},
         {"compression": "gzip"},
     ],
 )

@@ -21,6 +21,7 @@ import trustme
 from trio_ws import (
     ConnectionClosed,
     ConnectionTimeout,
+    KeepaliveTimeout,
     WebSocket,
     WriteTimeout,
     open_websocket_url,
@@ -221,6 +222,65 @@ async def test_peer_that_never_reads_is_dropped_after_write_timeout(
     # the server).
     assert len(rtts) >= 5
     assert max(rtts) < write_timeout
+
+
+# Keepalive timings for the tests where it catches a peer that never reads.
+PING_INTERVAL, PING_TIMEOUT, CLOSE_TIMEOUT = 0.2, 0.3, 0.5
+
+
+async def stream_to_a_peer_that_never_reads(nursery: trio.Nursery) -> dict[str, Any]:
+    """The default write_timeout (None), short keepalive timings: how the
+    handler's endless send ended, and after how long."""
+    outcome: dict[str, Any] = {}
+    done = trio.Event()
+
+    async def handler(ws: WebSocket) -> None:
+        start = trio.current_time()
+        try:
+            while True:
+                await ws.send(bytes(1 << 16))
+        except ConnectionClosed as exc:
+            outcome["elapsed"] = trio.current_time() - start
+            outcome["error"] = exc
+            done.set()
+
+    server = await start_server(
+        nursery,
+        handler,
+        ping_interval=PING_INTERVAL,
+        ping_timeout=PING_TIMEOUT,
+        close_timeout=CLOSE_TIMEOUT,
+        compression=None,
+    )
+    with trio.fail_after(TEST_TIMEOUT):
+        silent = await connect_never_reading(server.port, "/")
+        await done.wait()
+        await silent.stream.aclose()
+    return outcome
+
+
+async def test_by_default_keepalive_drops_a_peer_that_never_reads(
+    nursery: trio.Nursery,
+) -> None:
+    # write_timeout is None by default: the keepalive ping cannot reach a
+    # peer that does not read, its pong never comes, and the connection is
+    # failed (1011) and released within ping_interval + ping_timeout +
+    # close_timeout, the stuck write included.
+    outcome = await stream_to_a_peer_that_never_reads(nursery)
+    assert outcome["error"].reason.code == 1011
+    assert outcome["elapsed"] < PING_INTERVAL + PING_TIMEOUT + CLOSE_TIMEOUT + 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_connection.py: _send_or_close() raises ConnectionClosed `from` the "
+    "transport error (the stream closed under the write by the keepalive "
+    "failure), which replaces the recorded cause (KeepaliveTimeout) that "
+    "_closed_error() had set",
+)
+async def test_a_send_cut_short_by_keepalive_says_why(nursery: trio.Nursery) -> None:
+    outcome = await stream_to_a_peer_that_never_reads(nursery)
+    assert isinstance(outcome["error"].__cause__, KeepaliveTimeout)
 
 
 async def test_keepalive_of_others_goes_on_while_a_write_is_stuck(

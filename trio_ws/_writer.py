@@ -43,7 +43,7 @@ MAX_DEFERRED_BYTES = 65536
 
 # ``write_timeout`` applies to each piece of this many bytes of a write, not
 # to the whole write: a big message to a slow but live peer is not cut off,
-# while a peer that reads nothing is. With the default timeout the slowest
+# while a peer that reads nothing is. With write_timeout=30 the slowest
 # reader kept is ~9 KB/s (256 KiB per 30 s). Writes up to this size (nearly
 # all of them) go to the transport in one send_all, as before.
 WRITE_TIMEOUT_CHUNK = 256 << 10
