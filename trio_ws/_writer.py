@@ -148,10 +148,11 @@ class Writer:
         except BaseException as exc:
             # The frames in ``data`` left the protocol and may be partly on
             # the wire: the connection cannot go on.
-            self._broken = repr(exc)
-            if isinstance(exc, WriteTimeout | trio.Cancelled):
+            cancelled = isinstance(exc, trio.Cancelled)
+            self._broken = "it was cancelled midway" if cancelled else repr(exc)
+            if cancelled or isinstance(exc, WriteTimeout):
                 cause: BaseException = exc
-                if isinstance(exc, trio.Cancelled):
+                if cancelled:
                     cause = trio.BrokenResourceError("a write was cancelled midway")
                 with trio.CancelScope(shield=True):
                     await self._on_error(cause)

@@ -1,0 +1,108 @@
+"""The Writer under slow and stalled peers: write_timeout per 256 KiB, and a
+write cut short (cancelled or timed out) ending the connection instead of
+corrupting the stream. Lockstep streams (a write returns only once the peer
+has read it all) under the autojump clock.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from trio_ws import ConnectionClosed, WebSocket, WriteTimeout, wrap_server_stream
+from trio_ws._writer import WRITE_TIMEOUT_CHUNK
+
+from .conftest import RawPeer
+
+
+async def lockstep_server(
+    nursery: trio.Nursery, **options: object
+) -> tuple[WebSocket, RawPeer]:
+    """A server WebSocket on a lockstep stream, and a raw client peer."""
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    peer = RawPeer(client_stream)
+    nursery.start_soon(peer.client_handshake)
+    ws = await wrap_server_stream(
+        nursery,
+        server_stream,
+        compression=None,
+        ping_interval=None,
+        **options,  # type: ignore[arg-type]
+    )
+    return ws, peer
+
+
+async def read_slowly(peer: RawPeer, size: int, every: float, total: int) -> int:
+    """Read ``total`` bytes (or until EOF), ``size`` bytes every ``every`` s."""
+    got = 0
+    while got < total:
+        data = await peer.stream.receive_some(min(size, total - got))
+        if not data:
+            break
+        got += len(data)
+        await trio.sleep(every)
+    return got
+
+
+async def test_a_send_cancelled_midway_ends_the_connection(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Part of the frame is on the wire when the send is cancelled: another
+    # frame after it would be read as the rest of its payload. The
+    # connection is aborted (1006) instead.
+    ws, peer = await lockstep_server(nursery)
+    nursery.start_soon(read_slowly, peer, 1000, 3600.0, 1000)  # then stops
+    with trio.move_on_after(1) as scope:
+        await ws.send(bytes(100_000))
+    assert scope.cancelled_caught
+    assert ws.closed is not None and ws.closed.code == 1006
+    with pytest.raises(ConnectionClosed) as info:
+        await ws.send("next")
+    assert "cancelled midway" in str(info.value.__cause__)
+
+
+async def test_write_timeout_is_per_256_kib_not_per_message(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A peer reading 64 KiB every 0.1 s takes 1.6 s for a 1 MiB message:
+    # longer than write_timeout, but every 256 KiB goes through within it.
+    ws, peer = await lockstep_server(nursery, write_timeout=1.0)
+    size = 4 * WRITE_TIMEOUT_CHUNK
+    start = trio.current_time()
+    async with trio.open_nursery() as reading:
+        reading.start_soon(read_slowly, peer, 1 << 16, 0.1, size + 10)  # + header
+        await ws.send(bytes(size))
+    assert trio.current_time() - start > 1.0
+    assert ws.closed is None
+
+
+async def test_write_timeout_aborts_a_peer_that_stops_reading(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws, peer = await lockstep_server(nursery, write_timeout=2.0)
+    nursery.start_soon(read_slowly, peer, 1 << 16, 0.1, WRITE_TIMEOUT_CHUNK)
+    start = trio.current_time()
+    with pytest.raises(ConnectionClosed) as info:
+        await ws.send(bytes(4 * WRITE_TIMEOUT_CHUNK))
+    # 256 KiB read in ~0.4 s, then nothing for write_timeout.
+    assert trio.current_time() - start == pytest.approx(0.4 + 2.0, abs=0.15)
+    assert info.value.reason.code == 1006
+    assert isinstance(info.value.__cause__, WriteTimeout)
+    # (The frame: 1 MiB and a 10-byte header.)
+    assert "262144 of 1048586 bytes written" in str(info.value.__cause__)
+    assert ws.closed is not None and ws.closed.code == 1006
+    # Whatever else was waiting to be written fails at once.
+    with pytest.raises(ConnectionClosed):
+        await ws.send("more")
+
+
+async def test_a_small_write_times_out_too(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws, _peer = await lockstep_server(nursery, write_timeout=3.0)
+    start = trio.current_time()
+    with pytest.raises(ConnectionClosed) as info:
+        await ws.send("nobody reads this")
+    assert trio.current_time() - start == pytest.approx(3.0)
+    assert isinstance(info.value.__cause__, WriteTimeout)
