@@ -106,3 +106,34 @@ async def test_a_small_write_times_out_too(
         await ws.send("nobody reads this")
     assert trio.current_time() - start == pytest.approx(3.0)
     assert isinstance(info.value.__cause__, WriteTimeout)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_connection.py: send() serializes its frame into the protocol's "
+    "buffer before waiting for the writer's turn, so a send cancelled while "
+    "waiting still goes out with the next write (and N tasks sending on one "
+    "connection hold N messages in the buffer at once)",
+)
+async def test_a_send_cancelled_while_waiting_for_its_turn_is_not_sent(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws, peer = await lockstep_server(nursery)
+    nursery.start_soon(ws.send, "first")  # blocks: the peer does not read yet
+    await trio.testing.wait_all_tasks_blocked()
+    with trio.move_on_after(1) as scope:
+        await ws.send("second")  # waits for its turn behind "first"
+    assert scope.cancelled_caught
+    received: list[object] = []
+
+    async def read_two() -> None:
+        for _ in range(2):
+            received.append(await peer.next_event())
+
+    async with trio.open_nursery() as reading:
+        reading.start_soon(read_two)
+        await ws.send("third")
+    assert [getattr(event, "data", event) for event in received] == [
+        "first",
+        "third",
+    ]
