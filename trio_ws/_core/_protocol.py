@@ -610,7 +610,8 @@ class Protocol(ProtocolBuffers):
         if index >= len(out) or out[index] is not self._last_pong_frame:
             # data_to_send() took the earlier pongs (it starts a new list):
             # count afresh. (The frame is compared by identity: each frame
-            # is a bytes object of its own.)
+            # is a bytes object of its own; were two ever the same object,
+            # pongs would only be coalesced sooner, which 5.5.3 allows.)
             self._unsent_pongs = 0
         key = random_mask_key() if self._is_client else None
         frame = build_frame(Opcode.PONG, payload, mask_key=key)
