@@ -271,13 +271,6 @@ async def test_by_default_keepalive_drops_a_peer_that_never_reads(
     assert outcome["elapsed"] < PING_INTERVAL + PING_TIMEOUT + CLOSE_TIMEOUT + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_connection.py: _send_or_close() raises ConnectionClosed `from` the "
-    "transport error (the stream closed under the write by the keepalive "
-    "failure), which replaces the recorded cause (KeepaliveTimeout) that "
-    "_closed_error() had set",
-)
 async def test_a_send_cut_short_by_keepalive_says_why(nursery: trio.Nursery) -> None:
     outcome = await stream_to_a_peer_that_never_reads(nursery)
     assert isinstance(outcome["error"].__cause__, KeepaliveTimeout)

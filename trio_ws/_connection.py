@@ -231,7 +231,8 @@ class WebSocket(Closing):
         except LocalProtocolError as exc:
             if protocol.state is State.OPEN:
                 raise  # refused, not closed: e.g. bytes on draft-76
-            raise self._closed_error() from exc
+            # Chained to why the connection closed, when that is known.
+            raise self._closed_error() from (self._close_cause or exc)
         if self._can_defer_write():
             await trio.lowlevel.checkpoint_if_cancelled()
             return
@@ -283,7 +284,9 @@ class WebSocket(Closing):
             if self._close_cause is None:
                 self._close_cause = exc
             await self._abort()
-            raise self._closed_error() from exc
+            # The recorded cause (e.g. a keepalive timeout that closed the
+            # stream under this write) says more than the write's own error.
+            raise self._closed_error() from self._close_cause
 
     async def receive(self) -> str | bytes:
         """Wait for the next message: ``str`` for text, ``bytes`` for binary.

@@ -53,7 +53,8 @@ from ._events import (
     TextMessage,
 )
 from ._frames import is_sendable_close_code
-from ._protocol import MAX_CLOSE_REASON, TRANSITIONS, Role, State, _Input
+from ._protocol import MAX_CLOSE_REASON
+from ._states import TRANSITIONS, Role, State, _Input
 
 __all__ = ["CLOSE_FRAME", "MAX_FRAME_LENGTH", "Hixie76Protocol"]
 

@@ -22,7 +22,6 @@ RFC 6455 7.1).
 
 from __future__ import annotations
 
-import enum
 import struct
 
 from ._assembler import (
@@ -53,6 +52,7 @@ from ._frames import (
     is_valid_received_close_code,
     random_mask_key,
 )
+from ._states import _CAN_SEND, TRANSITIONS, Role, State, _Input
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
@@ -80,53 +80,6 @@ MAX_UNSENT_PONGS = 64
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 
 _CLOSE_CODE = struct.Struct("!H")
-
-
-class Role(enum.Enum):
-    """Which end of the connection this protocol object is."""
-
-    CLIENT = "client"
-    SERVER = "server"
-
-
-class State(enum.Enum):
-    """Connection states (RFC 6455 7.1)."""
-
-    OPEN = "open"  # messages flow both ways
-    CLOSING = "closing"  # we sent a close frame and wait for the peer's
-    CLOSED = "closed"  # close frames crossed, the peer failed, or EOF
-
-
-class _Input(enum.Enum):
-    """What can happen to the state machine."""
-
-    SEND_CLOSE = "send_close"  # the user starts the closing handshake
-    RECEIVE_CLOSE = "receive_close"  # a close frame arrives
-    FAIL = "fail"  # the peer broke the protocol: we close with an error code
-    EOF = "eof"  # the transport ended
-
-
-# The state machine, as a table: TRANSITIONS[state][input] -> next state. An
-# input missing from a state's row is illegal there (for user commands this
-# raises LocalProtocolError; for peer input in CLOSED the data is ignored).
-TRANSITIONS: dict[State, dict[_Input, State]] = {
-    State.OPEN: {
-        _Input.SEND_CLOSE: State.CLOSING,
-        _Input.RECEIVE_CLOSE: State.CLOSED,  # and we echo the close frame
-        _Input.FAIL: State.CLOSED,
-        _Input.EOF: State.CLOSED,
-    },
-    State.CLOSING: {
-        _Input.RECEIVE_CLOSE: State.CLOSED,
-        _Input.FAIL: State.CLOSED,
-        _Input.EOF: State.CLOSED,
-    },
-    State.CLOSED: {},
-}
-
-# Sending data, pings and pongs is allowed only while OPEN (RFC 6455 5.5.1:
-# nothing after our close frame).
-_CAN_SEND = frozenset({State.OPEN})
 
 
 class Protocol(ProtocolBuffers):
