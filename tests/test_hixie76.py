@@ -6,7 +6,6 @@ no sockets); one runs over loopback TCP next to an RFC 6455 client.
 
 from __future__ import annotations
 
-import functools
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,12 +22,18 @@ from trio_ws import (
     WebSocket,
     WebSocketServer,
     open_websocket_url,
-    serve_websocket,
 )
 from trio_ws._core import _handshake as hs
 from trio_ws._core._hixie76 import challenge_response, key_number
 
-from .conftest import TEST_TIMEOUT, echo_handler, http_exchange, start_server
+from .conftest import (
+    TEST_TIMEOUT,
+    MemoryListener,
+    echo_handler,
+    http_exchange,
+    start_memory_server,
+    start_server,
+)
 from .core.test_hixie76_handshake import (
     ANSWER,
     EXAMPLE_HEAD,
@@ -45,27 +50,6 @@ def text(message: str) -> bytes:
     return b"\x00" + message.encode() + b"\xff"
 
 
-class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
-    """A listener whose connections are in-memory stream pairs."""
-
-    def __init__(self) -> None:
-        self._send, self._receive = trio.open_memory_channel[trio.abc.Stream](1)
-
-    async def connect(self) -> trio.abc.Stream:
-        client, server = trio.testing.memory_stream_pair()
-        await self._send.send(server)
-        return client
-
-    async def accept(self) -> trio.abc.Stream:
-        try:
-            return await self._receive.receive()
-        except trio.EndOfChannel:
-            raise trio.ClosedResourceError from None
-
-    async def aclose(self) -> None:
-        await self._receive.aclose()
-
-
 async def memory_server(
     nursery: trio.Nursery,
     handler: Callable[[WebSocket], Awaitable[None]] = echo_handler,
@@ -76,12 +60,7 @@ async def memory_server(
     """serve_websocket on a MemoryListener; legacy=False leaves draft76 unset."""
     if legacy:
         kwargs["draft76"] = True
-    listener = MemoryListener()
-    await nursery.start(
-        functools.partial(
-            serve_websocket, handler, None, listeners=[listener], **kwargs
-        )
-    )
+    _, listener = await start_memory_server(nursery, handler, **kwargs)
     return listener
 
 
