@@ -71,10 +71,7 @@ class Reader(ConnectionState):
                     return
                 data = await stream.receive_some(receive_size)
                 if not data:
-                    protocol.receive_data(b"")
-                    self._close_reason = CloseReason(
-                        1006, "the peer closed the connection without a close frame"
-                    )
+                    self._peer_eof()
                     return
         except TRANSPORT_ERRORS as exc:
             if self._aborting:
@@ -157,10 +154,7 @@ class Reader(ConnectionState):
                     return
             protocol = self._protocol
             if not data:
-                protocol.receive_data(b"")
-                self._close_reason = CloseReason(
-                    1006, "the peer closed the connection without a close frame"
-                )
+                self._peer_eof()
                 self._finish(record_reason=False)
                 return
             protocol.receive_data(data)
@@ -182,10 +176,9 @@ class Reader(ConnectionState):
         """The close frames crossed while reading inline: on a server (the
         only side that reads inline) write the echo and close TCP at once
         (RFC 6455 7.1.1), shielded, bounded by ``close_timeout``."""
+        # (The peer's close frame says why it ended: a failed echo adds nothing.)
+        await self._flush_shielded(record_error=False)
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(seconds(self._options.close_timeout)):
-                with contextlib.suppress(*TRANSPORT_ERRORS):
-                    await self._writer.flush()
             await self._close_stream()
         self._finish(record_reason=True)
 
@@ -212,15 +205,27 @@ class Reader(ConnectionState):
         """Write what the protocol answered (pongs, a close echo) without
         exposing the stream to the caller's cancellation: by a helper task,
         or shielded and bounded by ``close_timeout``."""
-        if self._writer.write_later(self._nursery):
-            return
+        if not self._writer.write_later(self._nursery):
+            await self._flush_shielded()
+
+    async def _flush_shielded(self, *, record_error: bool = True) -> None:
+        """Write what is queued, shielded from the caller's cancellation and
+        bounded by ``close_timeout``; a transport error is recorded as the
+        close cause (unless ``record_error`` is False)."""
         with trio.CancelScope(shield=True):
             with trio.move_on_after(seconds(self._options.close_timeout)):
                 try:
                     await self._writer.flush()
                 except TRANSPORT_ERRORS as exc:
-                    if self._close_cause is None:
+                    if record_error and self._close_cause is None:
                         self._close_cause = exc
+
+    def _peer_eof(self) -> None:
+        """The transport ended before the closing handshake did."""
+        self._protocol.receive_data(b"")
+        self._close_reason = CloseReason(
+            1006, "the peer closed the connection without a close frame"
+        )
 
     def _ensure_reader(self) -> None:
         """Make sure the reader task runs (now, or after the inline read)."""
