@@ -59,9 +59,6 @@ logger = logging.getLogger("trio_ws")
 # Replies sent meanwhile are batched by the Writer (see _writer.py).
 MAX_RECEIVES_WITHOUT_YIELD = 32
 
-# _get()'s default: nothing taken from the queue yet.
-_NOT_TAKEN = object()
-
 
 class WebSocket(Closing):
     """An open WebSocket connection (server or client side).
@@ -299,23 +296,12 @@ class WebSocket(Closing):
             ConnectionClosed: the connection closed (``.reason`` says how) and
                 every message received before the close was already returned.
         """
-        # The common case first, without the nested calls of _get().
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self._receive_generation += 1
-        item = self._queue.take()
-        if type(item) is str or type(item) is bytes:
-            self._receives_without_yield += 1
-            if self._receives_without_yield >= MAX_RECEIVES_WITHOUT_YIELD:
-                self._receives_without_yield = 0
-                await trio.lowlevel.cancel_shielded_checkpoint()
-            return item
-        item = await self._get(item)
         while True:
+            item = await self._next_item()
             if type(item) is str or type(item) is bytes:
                 return item
             if isinstance(item, Incoming):
                 await self._decide(item, Mode.WHOLE)
-            item = await self._next_item()
             # Else: a chunk of a streamed message left unread, skipped.
 
     async def receive_stream(self) -> MessageStream:
@@ -361,17 +347,10 @@ class WebSocket(Closing):
         self._receive_generation += 1
         return await self._get()
 
-    async def _get(self, taken: object = _NOT_TAKEN) -> QueueItem:
-        """The next queue item; raises ConnectionClosed at the end or a fault.
-
-        ``taken``: what the caller already took from the queue (after its own
-        checkpoint): an item, the None marker, or EMPTY.
-        """
-        if taken is _NOT_TAKEN:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            item = self._queue.take()
-        else:
-            item = taken
+    async def _get(self) -> QueueItem:
+        """The next queue item; raises ConnectionClosed at the end or a fault."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        item = self._queue.take()
         if item is EMPTY:
             self._receives_without_yield = 0
             try:
