@@ -23,18 +23,11 @@ from trio_ws import (
 from trio_ws._core import _handshake as hs
 from trio_ws._core._deflate import PerMessageDeflate, client_accept, client_offer
 from trio_ws._core._events import BinaryMessage, CloseReceived, TextMessage
-from trio_ws._core._frames import Opcode, build_frame
+from trio_ws._core._frames import Opcode
 from trio_ws._core._protocol import Protocol, Role
 
 from .conftest import TEST_TIMEOUT, RawPeer, start_server
-
-KEY = b"\x0a\x0b\x0c\x0d"
-
-
-def client_frame(
-    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv1: bool = False
-) -> bytes:
-    return build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=KEY)
+from .core.test_protocol import client_frame
 
 
 async def upgrade(port: int, offer: str | None) -> tuple[RawPeer, hs.Response]:

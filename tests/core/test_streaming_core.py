@@ -18,11 +18,8 @@ from trio_ws._core._events import (
 from trio_ws._core._frames import FrameParser, Opcode, build_frame
 from trio_ws._core._protocol import Protocol, Role, State
 
-KEY = b"\x01\x02\x03\x04"
-
-
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
-    return build_frame(opcode, payload, fin=fin, mask_key=KEY)
+from .test_protocol import KEY
+from .test_protocol import client_frame as frame
 
 
 def fragmented(opcode: Opcode, *parts: bytes) -> bytes:
