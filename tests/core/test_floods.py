@@ -31,6 +31,8 @@ from trio_ws._core._protocol import (
     State,
 )
 
+from .test_protocol import sent_frames
+
 KEY = b"\x11\x22\x33\x44"
 READ_SIZE = 1 << 16  # what the I/O layer reads at a time (DEFAULT_RECEIVE_SIZE)
 
@@ -60,16 +62,6 @@ def peak_memory() -> Iterator[Callable[[], int]]:
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-
-
-def sent_frames(proto: Protocol, *, from_client: bool = False) -> list[Frame]:
-    parser = FrameParser(expect_masked=from_client)
-    parser.feed(proto.data_to_send())
-    frames = []
-    while (frame := parser.next_frame()) is not None:
-        frames.append(frame)
-    assert parser.buffered == 0
-    return frames
 
 
 def assert_failed_with(proto: Protocol, events: list[Event], code: int) -> None:

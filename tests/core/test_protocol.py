@@ -64,7 +64,7 @@ def feed(request: pytest.FixtureRequest) -> Feeder:
     return request.param  # type: ignore[no-any-return]
 
 
-def sent_frames(proto: Protocol, *, from_client: bool) -> list[Frame]:
+def sent_frames(proto: Protocol, *, from_client: bool = False) -> list[Frame]:
     parser = FrameParser(expect_masked=from_client)
     parser.feed(proto.data_to_send())
     frames = []
