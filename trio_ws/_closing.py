@@ -53,6 +53,8 @@ class Closing(Reader):
             protocol.send_close(code, reason)  # validates code and reason
             self._discard_messages = True
             self._drain_queue()
+        elif self._reader_finished:
+            return  # the close frames crossed already (a server's usual end)
         # Wait for the peer's close frame: the reader ends when it arrives.
         self._ensure_reader()
         with trio.move_on_after(seconds(self._options.close_timeout)):
