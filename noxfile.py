@@ -30,10 +30,13 @@ def tests(session: nox.Session) -> None:
     The browser and nginx tests are deselected here: they need Playwright and
     a Chromium binary, or nginx, which this session does not install;
     ``nox -s browser`` and ``nox -s nginx`` run them.
+    NumPy (the ``speedups`` extra) is installed, so both masking paths run.
     Deselecting (rather than letting them skip) keeps a permanent, expected
     "skipped" line out of every run.
     """
-    session.install("-e", ".[test]")
+    # With the speedups extra (NumPy): tests/core/test_mask.py checks both
+    # masking paths, NumPy's and the pure-Python one it falls back to.
+    session.install("-e", ".[test,speedups]")
     session.run(
         "pytest", "-m", "not browser and not nginx and not slow", *session.posargs
     )

@@ -2,10 +2,11 @@
 
 The sans-I/O protocol queues frames (messages, pongs, close frames) in its
 outgoing buffer; :meth:`Writer.flush` hands everything queued to the stream
-in one ``send_all``. Writers take turns: a flag, plus a parking lot created at
-the first contention (a ``trio.Lock`` costs ~0.5 KiB per connection and most
-connections never contend); the releasing task hands the turn over directly,
-first come first served, so frames of two messages never interleave.
+in one ``send_all`` (two for a large payload, which is not copied). Writers
+take turns: a flag, plus a parking lot created at the first contention (a
+``trio.Lock`` costs ~0.5 KiB per connection and most connections never
+contend); the releasing task hands the turn over directly, first come first
+served, so frames of two messages never interleave.
 
 Under load, :meth:`Writer.write_later` leaves frames in the buffer for a
 short-lived helper task that writes them together once the sender yields.
@@ -109,7 +110,7 @@ class Writer:
         self._broken: str | None = None
 
     async def flush(self) -> None:
-        """Write whatever the protocol queued, in one send_all, in turn.
+        """Write whatever the protocol queued, in turn (see the module docstring).
 
         Raises:
             trio.BrokenResourceError, trio.ClosedResourceError, OSError: the
@@ -126,27 +127,28 @@ class Writer:
         else:
             self._busy = True
         try:
-            data = self._protocol.data_to_send()
-            if data:
+            pieces = self._protocol.data_to_send_pieces()
+            if pieces:
                 if self._broken is not None:
                     raise trio.BrokenResourceError(
                         f"an earlier write was cut short ({self._broken}): "
                         "the connection cannot send anything more"
                     )
-                await self._write(data)
+                await self._write(pieces)
         finally:
             waiters = self._waiters
             if waiters is None or not waiters.unpark(count=1):
                 self._busy = False
 
-    async def _write(self, data: bytes) -> None:
+    async def _write(self, pieces: list[bytes | memoryview]) -> None:
         try:
             if self._timeout is None:
-                await self._stream.send_all(data)
+                for data in pieces:  # (nearly always one)
+                    await self._stream.send_all(data)
             else:
-                await self._write_bounded(data)
+                await self._write_bounded(pieces)
         except BaseException as exc:
-            # The frames in ``data`` left the protocol and may be partly on
+            # The frames in ``pieces`` left the protocol and may be partly on
             # the wire: the connection cannot go on.
             cancelled = isinstance(exc, trio.Cancelled)
             self._broken = "it was cancelled midway" if cancelled else repr(exc)
@@ -158,26 +160,28 @@ class Writer:
                     await self._on_error(cause)
             raise
 
-    async def _write_bounded(self, data: bytes) -> None:
-        """send_all, each WRITE_TIMEOUT_CHUNK bytes within ``timeout``."""
+    async def _write_bounded(self, pieces: list[bytes | memoryview]) -> None:
+        """send_all each piece, each WRITE_TIMEOUT_CHUNK bytes within ``timeout``."""
         timeout = self._timeout
         assert timeout is not None
-        # (A slice of a memoryview copies nothing; most writes are one piece.)
-        pieces = (
-            (data,)
-            if len(data) <= WRITE_TIMEOUT_CHUNK
-            else _pieces(memoryview(data), WRITE_TIMEOUT_CHUNK)
-        )
+        total = sum(len(data) for data in pieces)
         written = 0
-        for piece in pieces:
-            with trio.move_on_after(timeout) as scope:
-                await self._stream.send_all(piece)
-            if scope.cancelled_caught:
-                raise WriteTimeout(
-                    f"the peer read nothing for {timeout} s "
-                    f"({written} of {len(data)} bytes written)"
-                )
-            written += len(piece)
+        for data in pieces:
+            # (A slice of a memoryview copies nothing; most writes are one chunk.)
+            chunks = (
+                (data,)
+                if len(data) <= WRITE_TIMEOUT_CHUNK
+                else _pieces(memoryview(data), WRITE_TIMEOUT_CHUNK)
+            )
+            for chunk in chunks:
+                with trio.move_on_after(timeout) as scope:
+                    await self._stream.send_all(chunk)
+                if scope.cancelled_caught:
+                    raise WriteTimeout(
+                        f"the peer read nothing for {timeout} s "
+                        f"({written} of {total} bytes written)"
+                    )
+                written += len(chunk)
 
     def write_later(self, nursery: trio.Nursery | None) -> bool:
         """Leave the queued frames for a helper task in ``nursery``.

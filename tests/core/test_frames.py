@@ -1,3 +1,4 @@
+import os
 import struct
 
 import pytest
@@ -6,9 +7,11 @@ from hypothesis import strategies as st
 
 from trio_ws import RemoteProtocolError
 from trio_ws._core._frames import (
+    COLLECT_MIN,
     Frame,
     FrameParser,
     Opcode,
+    PendingFrame,
     build_frame,
     is_sendable_close_code,
 )
@@ -234,3 +237,50 @@ def test_pending_and_peek_unmask_at_any_offset() -> None:
 )
 def test_sendable_close_codes(code: int, ok: bool) -> None:
     assert is_sendable_close_code(code) is ok
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
+@pytest.mark.parametrize("piece", [1000, 4093, 65536, 300_000])
+def test_a_large_frame_is_collected_in_pieces(masked: bool, piece: int) -> None:
+    # Over COLLECT_MIN the payload is unmasked piece by piece as it arrives;
+    # odd piece sizes put every masking-key rotation at a piece boundary.
+    payload = os.urandom(COLLECT_MIN + 12_345)
+    key = KEY if masked else None
+    wire = build_frame(Opcode.BINARY, payload, fin=False, mask_key=key)
+    after = build_frame(Opcode.PING, b"next", mask_key=key)
+    data = wire + after
+    parser = FrameParser(expect_masked=masked)
+    frames = []
+    for start in range(0, len(data), piece):
+        parser.feed(data[start : start + piece])
+        while (frame := parser.next_frame()) is not None:
+            frames.append(frame)
+        if not frames and start + piece >= 14:
+            # The header is known as soon as it is complete.
+            assert parser.pending() == PendingFrame(
+                Opcode.BINARY, False, False, len(payload)
+            )
+    assert frames == [
+        Frame(Opcode.BINARY, payload, fin=False),
+        Frame(Opcode.PING, b"next"),
+    ]
+    assert parser.buffered == 0
+    assert parser.pending() is None
+
+
+def test_peek_payload_of_a_collected_frame_returns_each_part_once() -> None:
+    payload = os.urandom(COLLECT_MIN + 1000)
+    wire = build_frame(Opcode.TEXT, payload, mask_key=KEY)
+    parser = FrameParser(expect_masked=True)
+    seen = b""
+    for start in range(0, len(wire) - 1, 70_001):
+        parser.feed(wire[start : min(start + 70_001, len(wire) - 1)])
+        assert parser.next_frame() is None
+        chunk = parser.peek_payload(len(seen))
+        seen += chunk
+        assert payload.startswith(seen)
+    assert seen == payload[:-1]  # all but the last byte, not fed yet
+    assert parser.peek_payload(len(payload) - 1000) == payload[-1000:-1]
+    parser.feed(wire[-1:])
+    frame = parser.next_frame()
+    assert frame is not None and frame.payload == payload

@@ -247,6 +247,19 @@ def test_utf8_fails_fast_on_first_invalid_byte_of_unfinished_fragment() -> None:
     assert_failed(proto, proto.events(), 1007)
 
 
+def test_utf8_fails_fast_inside_a_large_frame_collected_in_pieces() -> None:
+    text = ("a" * 200_000 + "\udcff" + "b" * 200_000).encode("utf-8", "surrogatepass")
+    frame = client_frame(Opcode.TEXT, text)
+    proto = server()
+    proto.receive_data(frame[:100_000])
+    proto.receive_data(frame[100_000:150_000])
+    assert proto.events() == []
+    # The surrogate at 200,000 is invalid UTF-8: the connection fails there,
+    # half a megabyte before the frame would be complete.
+    proto.receive_data(frame[150_000:200_020])
+    assert_failed(proto, proto.events(), 1007)
+
+
 def test_utf8_fails_fast_inside_a_single_unfinished_frame() -> None:
     proto = server()
     frame = client_frame(Opcode.TEXT, b"\xce\xba\xe1\xbd\xb9\xff" + b"x" * 100)

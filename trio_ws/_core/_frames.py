@@ -25,7 +25,7 @@ import struct
 import attrs
 
 from ._errors import RemoteProtocolError
-from ._mask import mask
+from ._mask import mask, mask_in_place
 
 __all__ = [
     "CloseCode",
@@ -97,6 +97,15 @@ _KNOWN_OPCODES = {op.value: op for op in Opcode}
 _U16 = struct.Struct("!H")
 _U64 = struct.Struct("!Q")
 
+# Frames with a payload of at least this many bytes are collected in pieces
+# as they arrive (see FrameParser).
+COLLECT_MIN = 256 << 10
+
+# Payloads over this size are masked in place (unmasked in the receive
+# buffer, masked in the frame being built), which saves a copy; smaller ones
+# are cheapest through mask() (see _mask.py).
+_UNMASK_IN_PLACE_MIN = 4096
+
 
 @attrs.frozen(slots=True)
 class Frame:
@@ -141,17 +150,32 @@ def build_frame(
         The frame's bytes, with the shortest length encoding (RFC 6455 5.2).
     """
     length = len(payload)
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    mask_bit = 0x80 if mask_key is not None else 0
-    if length < 126:
-        header = bytes((first, mask_bit | length))
-    elif length < 0x10000:
-        header = bytes((first, mask_bit | 126)) + _U16.pack(length)
-    else:
-        header = bytes((first, mask_bit | 127)) + _U64.pack(length)
+    header = frame_header(
+        opcode, length, fin=fin, rsv1=rsv1, masked=mask_key is not None
+    )
     if mask_key is None:
         return header + payload
+    if length > _UNMASK_IN_PLACE_MIN:
+        # Mask inside the frame being built: one memory pass less.
+        frame = bytearray(header + mask_key)
+        frame += payload
+        mask_in_place(frame, len(frame) - length, len(frame), mask_key)
+        return bytes(frame)
     return header + mask_key + mask(payload, mask_key)
+
+
+def frame_header(
+    opcode: int, length: int, *, fin: bool = True, rsv1: bool = False, masked: bool
+) -> bytes:
+    """The header of a frame with a ``length``-byte payload, without the mask
+    key (see :func:`build_frame`)."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        return bytes((first, mask_bit | length))
+    if length < 0x10000:
+        return bytes((first, mask_bit | 126)) + _U16.pack(length)
+    return bytes((first, mask_bit | 127)) + _U64.pack(length)
 
 
 def random_mask_key() -> bytes:
@@ -177,12 +201,19 @@ class FrameParser:
     enforce a message size over several fragments *before* a large payload is
     buffered.
 
+    The payload of a frame of COLLECT_MIN bytes or more is not gathered in
+    the receive buffer: its pieces are unmasked as they arrive and joined
+    once at the end, so a 1 MiB frame costs one 1 MiB allocation (the payload
+    itself) instead of a growing buffer plus the payload copied out of it.
+    Fresh large allocations are what costs most here: each new page is a
+    page fault.
+
     Args:
         expect_masked: True on the server side (client frames must be masked),
             False on the client side (server frames must not be).
     """
 
-    __slots__ = ("_buf", "_expect_masked", "_header")
+    __slots__ = ("_buf", "_collected", "_expect_masked", "_header", "_pieces")
 
     def __init__(self, *, expect_masked: bool) -> None:
         self._buf = bytearray()
@@ -190,15 +221,44 @@ class FrameParser:
         # Header of the frame being received: (first byte, length, mask key,
         # header size) once parsed, until its payload is complete.
         self._header: tuple[int, int, bytes | None, int] | None = None
+        # The unmasked pieces of a large frame's payload, while it arrives
+        # (None otherwise), and how many payload bytes they hold.
+        self._pieces: list[bytes] | None = None
+        self._collected = 0
 
     @property
     def buffered(self) -> int:
         """Number of bytes received but not yet returned as frames."""
-        return len(self._buf)
+        return len(self._buf) + self._collected
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes to the parser's buffer."""
-        self._buf += data
+        if self._pieces is None:
+            self._buf += data
+            return
+        header = self._header
+        assert header is not None
+        wanted = header[1] - self._collected
+        if len(data) > wanted:
+            with memoryview(data) as view:
+                self._collect(view[:wanted])
+                self._buf += view[wanted:]
+        else:
+            self._collect(data)
+
+    def _collect(self, data: bytes | bytearray | memoryview) -> None:
+        # One more piece of the large frame's payload: unmask it and keep it.
+        pieces = self._pieces
+        header = self._header
+        assert pieces is not None and header is not None
+        key = header[2]
+        if key is None:
+            piece = data if isinstance(data, bytes) else bytes(data)
+        else:
+            turn = self._collected & 3
+            piece = mask(data, key[turn:] + key[:turn])
+        pieces.append(piece)
+        self._collected += len(piece)
 
     def next_frame(self, limit: int | None = None) -> Frame | None:
         """Return the next complete frame, or None if more bytes are needed.
@@ -218,16 +278,33 @@ class FrameParser:
             if header is None:
                 return None
         first, length, key, start = header
-        buf = self._buf
-        end = start + length
-        if len(buf) < end:
-            return None
-        with memoryview(buf) as view:
-            # One copy out of the buffer (unmasking makes that copy itself).
-            chunk = view[start:end]
-            payload = bytes(chunk) if key is None else mask(chunk, key)
-            chunk.release()
-        del buf[:end]
+        pieces = self._pieces
+        if pieces is not None:
+            if self._collected < length:
+                return None
+            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            self._pieces = None
+            self._collected = 0
+        else:
+            buf = self._buf
+            end = start + length
+            if len(buf) < end:
+                if length >= COLLECT_MIN:
+                    # From now on the payload's pieces go to a list.
+                    self._pieces = []
+                    with memoryview(buf) as view:
+                        self._collect(view[start:])
+                    buf.clear()
+                return None
+            if key is not None and length > _UNMASK_IN_PLACE_MIN:
+                mask_in_place(buf, start, end, key)
+                key = None
+            with memoryview(buf) as view:
+                # One copy out of the buffer (unmasking makes that copy itself).
+                chunk = view[start:end]
+                payload = bytes(chunk) if key is None else mask(chunk, key)
+                chunk.release()
+            del buf[:end]
         self._header = None
         return Frame(
             _KNOWN_OPCODES[first & 0x0F],
@@ -260,6 +337,20 @@ class FrameParser:
         header = self._header
         if header is None:
             return b""
+        pieces = self._pieces
+        if pieces is not None:
+            # The pieces from ``start`` on (callers move ``start`` forward by
+            # what they got, so this walks back over a piece or two).
+            end = self._collected
+            tail: list[bytes] = []
+            for piece in reversed(pieces):
+                if end <= start:
+                    break
+                begin = end - len(piece)
+                tail.append(piece if begin >= start else piece[start - begin :])
+                end = begin
+            tail.reverse()
+            return b"".join(tail)
         _first, length, key, offset = header
         available = min(len(self._buf) - offset, length)
         if available <= start:

@@ -29,7 +29,7 @@ from ._assembler import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MessageAssembler,
 )
-from ._buffers import ProtocolBuffers
+from ._buffers import WRITE_PIECE, ProtocolBuffers
 from ._deflate import PerMessageDeflate
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -48,6 +48,7 @@ from ._frames import (
     FrameParser,
     Opcode,
     build_frame,
+    frame_header,
     is_sendable_close_code,
     is_valid_received_close_code,
     random_mask_key,
@@ -583,8 +584,17 @@ class Protocol(ProtocolBuffers):
     def _queue(
         self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
     ) -> None:
-        key = random_mask_key() if self._is_client else None
-        self._emit(build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key))
+        if self._is_client:
+            key = random_mask_key()
+            self._emit(build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key))
+        elif len(payload) >= WRITE_PIECE:
+            # (Bytes are immutable: the payload can wait in the buffer as it is.)
+            header = frame_header(
+                opcode, len(payload), fin=fin, rsv1=rsv1, masked=False
+            )
+            self._emit_apart(header, payload)
+        else:
+            self._emit(build_frame(opcode, payload, fin=fin, rsv1=rsv1))
 
 
 def _close_payload(code: int | None, reason: str) -> bytes:
