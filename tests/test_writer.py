@@ -110,13 +110,6 @@ async def test_a_small_write_times_out_too(
     assert isinstance(info.value.__cause__, WriteTimeout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_connection.py: send() serializes its frame into the protocol's "
-    "buffer before waiting for the writer's turn, so a send cancelled while "
-    "waiting still goes out with the next write (and N tasks sending on one "
-    "connection hold N messages in the buffer at once)",
-)
 async def test_a_send_cancelled_while_waiting_for_its_turn_is_not_sent(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -139,3 +132,41 @@ async def test_a_send_cancelled_while_waiting_for_its_turn_is_not_sent(
         "first",
         "third",
     ]
+
+
+async def test_senders_waiting_for_their_turn_go_out_in_order_and_hold_no_frames(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws, peer = await lockstep_server(nursery)
+    nursery.start_soon(ws.send, "first")  # blocks: the peer does not read yet
+    await trio.testing.wait_all_tasks_blocked()
+    for name in ("a", "b", "c"):
+        nursery.start_soon(ws.send, name)
+        await trio.testing.wait_all_tasks_blocked()
+    # Three senders wait for their turn; none has queued its frame yet.
+    assert ws._protocol.bytes_to_send == 0
+    received = [getattr(await peer.next_event(), "data", None) for _ in range(4)]
+    assert received == ["first", "a", "b", "c"]
+
+
+async def test_a_sender_waiting_for_its_turn_learns_that_the_connection_closed(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws, peer = await lockstep_server(nursery, close_timeout=1.0)
+    failures: dict[str, BaseException] = {}
+
+    async def send(message: str) -> None:
+        try:
+            await ws.send(message)
+        except ConnectionClosed as exc:
+            failures[message] = exc
+
+    nursery.start_soon(send, "first")  # blocks: the peer does not read yet
+    await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(send, "second")  # waits for its turn
+    await trio.testing.wait_all_tasks_blocked()
+    await peer.stream.aclose()  # the peer goes away without reading
+    await trio.testing.wait_all_tasks_blocked()
+    assert sorted(failures) == ["first", "second"]
+    assert failures["second"].reason.code == 1006
+    assert ws.closed is not None and ws.closed.code == 1006

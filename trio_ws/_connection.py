@@ -206,34 +206,55 @@ class WebSocket(Closing):
                 (bytes or fragments on a legacy draft-76 connection, which
                 sends each text message in one piece).
         """
-        while self._fragmenting is not None:
-            await self._fragmenting.wait()
-        protocol = self._protocol
-        if protocol.state is not State.OPEN:
-            raise self._closed_error()
-        try:
-            if isinstance(message, str):
-                protocol.send_text(message, compress=compress)
-            elif isinstance(message, bytes | bytearray | memoryview):
-                protocol.send_binary(message, compress=compress)
-            elif isinstance(message, Iterable | AsyncIterable):
-                # (bytes-like iterables were taken by the branch above.)
-                await self._send_fragments(cast(Fragments, message), compress)
-                return
-            else:
+        while True:
+            while self._fragmenting is not None:
+                await self._fragmenting.wait()
+            if self._protocol.state is not State.OPEN:
+                raise self._closed_error()
+            if not isinstance(message, str | bytes | bytearray | memoryview):
+                if isinstance(message, Iterable | AsyncIterable):
+                    # (bytes-like iterables were taken by the branch above.)
+                    await self._send_fragments(cast(Fragments, message), compress)
+                    return
                 raise TypeError(
                     "message must be str, bytes-like or an iterable of them, "
                     f"not {type(message).__name__}"
                 )
+            writer = self._writer
+            if not writer.busy:
+                break
+            # Another write is in progress: take the turn first, then queue
+            # the frame. A send cancelled while it waits has sent nothing, and
+            # waiting senders hold no frames in the protocol's buffer.
+            await writer.acquire()
+            try:
+                if self._fragmenting is None:  # (else wait for it, and retry)
+                    self._serialize(message, compress)
+                    await self._send_or_close(holding_turn=True)
+                    return
+            finally:
+                writer.release()
+        self._serialize(message, compress)
+        if self._can_defer_write():
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return
+        await self._send_or_close()
+
+    def _serialize(
+        self, message: str | bytes | bytearray | memoryview, compress: bool | None
+    ) -> None:
+        """Queue one message's frame in the protocol's buffer."""
+        protocol = self._protocol
+        try:
+            if isinstance(message, str):
+                protocol.send_text(message, compress=compress)
+            else:
+                protocol.send_binary(message, compress=compress)
         except LocalProtocolError as exc:
             if protocol.state is State.OPEN:
                 raise  # refused, not closed: e.g. bytes on draft-76
             # Chained to why the connection closed, when that is known.
             raise self._closed_error() from (self._close_cause or exc)
-        if self._can_defer_write():
-            await trio.lowlevel.checkpoint_if_cancelled()
-            return
-        await self._send_or_close()
 
     async def _send_fragments(
         self, fragments: Fragments, compress: bool | None
@@ -274,9 +295,12 @@ class WebSocket(Closing):
 
     send_message = send  # trio-websocket name
 
-    async def _send_or_close(self) -> None:
+    async def _send_or_close(self, *, holding_turn: bool = False) -> None:
         try:
-            await self._writer.flush()
+            if holding_turn:
+                await self._writer.write_queued()
+            else:
+                await self._writer.flush()
         except TRANSPORT_ERRORS as exc:
             if self._close_cause is None:
                 self._close_cause = exc

@@ -109,6 +109,11 @@ class Writer:
         # Why a write was cut short; nothing can be written after that.
         self._broken: str | None = None
 
+    @property
+    def busy(self) -> bool:
+        """True while a write is in progress (others wait for their turn)."""
+        return self._busy
+
     async def flush(self) -> None:
         """Write whatever the protocol queued, in turn (see the module docstring).
 
@@ -118,6 +123,15 @@ class Writer:
             WriteTimeout: the peer read nothing for ``timeout`` seconds; the
                 connection has been aborted (``on_error``).
         """
+        await self.acquire()
+        try:
+            await self.write_queued()
+        finally:
+            self.release()
+
+    async def acquire(self) -> None:
+        """Take the turn to write: at once when free, else after the writers
+        already waiting. Cancelling a wait leaves nothing held."""
         # Uncontended, take the turn without a checkpoint of its own:
         # send_all() checkpoints anyway, and this is the per-message hot path.
         if self._busy:
@@ -126,19 +140,26 @@ class Writer:
             await self._waiters.park()  # woken by the previous writer: our turn
         else:
             self._busy = True
-        try:
-            pieces = self._protocol.data_to_send_pieces()
-            if pieces:
-                if self._broken is not None:
-                    raise trio.BrokenResourceError(
-                        f"an earlier write was cut short ({self._broken}): "
-                        "the connection cannot send anything more"
-                    )
-                await self._write(pieces)
-        finally:
-            waiters = self._waiters
-            if waiters is None or not waiters.unpark(count=1):
-                self._busy = False
+
+    def release(self) -> None:
+        """Give the turn to the next waiting writer, if any."""
+        waiters = self._waiters
+        if waiters is None or not waiters.unpark(count=1):
+            self._busy = False
+
+    async def write_queued(self) -> None:
+        """Write what the protocol queued; the caller holds the turn.
+
+        Raises: as :meth:`flush`.
+        """
+        pieces = self._protocol.data_to_send_pieces()
+        if pieces:
+            if self._broken is not None:
+                raise trio.BrokenResourceError(
+                    f"an earlier write was cut short ({self._broken}): "
+                    "the connection cannot send anything more"
+                )
+            await self._write(pieces)
 
     async def _write(self, pieces: list[bytes | memoryview]) -> None:
         try:
