@@ -183,12 +183,13 @@ class WebSocket(Closing):
 
         Concurrent calls from several tasks are safe; their messages are sent
         whole, one after the other (a fragmented message's frames are never
-        interleaved with another message's). Normally the message has been
-        handed to the transport when send() returns. While more received
-        messages wait in the queue, send() may return once the frame is
-        buffered (at most 64 KiB): it is written, together with the next
-        replies, as soon as this task yields; a transport error then
-        surfaces on the next call.
+        interleaved with another message's), first come first served; a
+        send() cancelled while it waits for its turn sends nothing.
+        Normally the message has been handed to the transport when send()
+        returns. While more received messages wait in the queue, send() may
+        return once the frame is buffered (at most 64 KiB): it is written,
+        together with the next replies, as soon as this task yields; a
+        transport error then surfaces on the next call.
 
         Args:
             compress: with permessage-deflate negotiated, None (default)

@@ -224,8 +224,8 @@ class Reader(ConnectionState):
                     self._close_cause = exc
             if then_close:
                 # (Closing is not bounded by the deadline: it does no I/O that
-                # can wait, see _close_stream.)
-                await self._close_stream()
+                # can wait, see _close_stream. The flush was the checkpoint.)
+                await self._close_stream(checkpoint=False)
 
     def _peer_eof(self) -> None:
         """The transport ended before the closing handshake did."""
@@ -300,8 +300,12 @@ class Reader(ConnectionState):
         if self._reader_done is not None:
             self._reader_done.set()
 
-    async def _close_stream(self) -> None:
-        """Close the transport at once (without a TLS close_notify)."""
+    async def _close_stream(self, *, checkpoint: bool = True) -> None:
+        """Close the transport at once (without a TLS close_notify).
+
+        ``checkpoint=False``: the caller has just checkpointed, so a plain
+        socket is closed without another trip through the scheduler.
+        """
         if self._stream_closed:
             return
         self._stream_closed = True
@@ -311,6 +315,7 @@ class Reader(ConnectionState):
             # cancelled scope: that scope, and the Cancelled it raises, cost
             # two more trips through the scheduler (~15 us per connection).
             stream.socket.close()
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if checkpoint:
+                await trio.lowlevel.cancel_shielded_checkpoint()
         else:
             await trio.aclose_forcefully(stream)

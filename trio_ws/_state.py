@@ -93,7 +93,9 @@ class ConnectionState:
         )
         # Messages for receive() (see QueueItem); None marks where the peer
         # broke the protocol.
-        self._queue = MessageQueue[QueueItem](options.message_queue_size)
+        # (Not MessageQueue[QueueItem](...): subscripting at run time builds
+        # a generic alias on every connection.)
+        self._queue: MessageQueue[QueueItem] = MessageQueue(options.message_queue_size)
         # The fragmented message waiting for receive() or receive_stream().
         self._incoming: Incoming | None = None
         # Counts receive calls, so a stale MessageStream can tell.
