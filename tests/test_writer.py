@@ -170,3 +170,18 @@ async def test_a_sender_waiting_for_its_turn_learns_that_the_connection_closed(
     assert sorted(failures) == ["first", "second"]
     assert failures["second"].reason.code == 1006
     assert ws.closed is not None and ws.closed.code == 1006
+
+
+async def test_a_send_in_a_cancelled_scope_sends_nothing_and_keeps_the_connection(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws, peer = await lockstep_server(nursery)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await ws.send("never")
+    assert scope.cancelled_caught
+    async with trio.open_nursery() as sending:
+        sending.start_soon(ws.send, "after")
+        event = await peer.next_event()
+    assert getattr(event, "data", None) == "after"
+    assert ws.closed is None

@@ -82,13 +82,13 @@ class Writer:
 
     __slots__ = (
         "_broken",
-        "_busy",
         "_on_error",
         "_protocol",
         "_scheduled",
         "_stream",
         "_timeout",
         "_waiters",
+        "busy",
     )
 
     def __init__(
@@ -103,16 +103,12 @@ class Writer:
         self._protocol = protocol
         self._on_error = on_error
         self._timeout = timeout
-        self._busy = False
+        # True while a write is in progress (others wait for their turn).
+        self.busy = False
         self._waiters: trio.lowlevel.ParkingLot | None = None
         self._scheduled = False
         # Why a write was cut short; nothing can be written after that.
         self._broken: str | None = None
-
-    @property
-    def busy(self) -> bool:
-        """True while a write is in progress (others wait for their turn)."""
-        return self._busy
 
     async def flush(self) -> None:
         """Write whatever the protocol queued, in turn (see the module docstring).
@@ -134,18 +130,18 @@ class Writer:
         already waiting. Cancelling a wait leaves nothing held."""
         # Uncontended, take the turn without a checkpoint of its own:
         # send_all() checkpoints anyway, and this is the per-message hot path.
-        if self._busy:
+        if self.busy:
             if self._waiters is None:
                 self._waiters = trio.lowlevel.ParkingLot()
             await self._waiters.park()  # woken by the previous writer: our turn
         else:
-            self._busy = True
+            self.busy = True
 
     def release(self) -> None:
         """Give the turn to the next waiting writer, if any."""
         waiters = self._waiters
         if waiters is None or not waiters.unpark(count=1):
-            self._busy = False
+            self.busy = False
 
     async def write_queued(self) -> None:
         """Write what the protocol queued; the caller holds the turn.
@@ -203,6 +199,12 @@ class Writer:
                         f"({written} of {total} bytes written)"
                     )
                 written += len(chunk)
+
+    def would_defer(self, extra: int, nursery: trio.Nursery | None) -> bool:
+        """Would :meth:`write_later` take the buffer with ``extra`` more bytes?"""
+        if self._protocol.bytes_to_send + extra > MAX_DEFERRED_BYTES:
+            return False
+        return self._scheduled or nursery is not None
 
     def write_later(self, nursery: trio.Nursery | None) -> bool:
         """Leave the queued frames for a helper task in ``nursery``.

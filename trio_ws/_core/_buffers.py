@@ -79,9 +79,12 @@ class ProtocolBuffers:
         header) and its remainder is a view of it. For a 1 MiB message that
         is a 1 MiB allocation and copy less per send.
         """
+        small = self._out_size < WRITE_PIECE  # (then no item is large)
         out = self._take_out()
         if len(out) <= 1:
             return out
+        if small:
+            return [b"".join(out)]
         pieces: list[bytes | memoryview] = []
         run: list[bytes | memoryview] = []
         for item in out:
