@@ -215,13 +215,9 @@ class WebSocket(Closing):
                 await self._fragmenting.wait()
             if self._protocol.state is not State.OPEN:
                 raise self._closed_error()
-            # (Exact types first: isinstance() with a union costs ~0.15 us,
-            # on the per-message path.)
-            if not (
-                type(message) is str
-                or type(message) is bytes
-                or isinstance(message, (str, bytes, bytearray, memoryview))
-            ):
+            # (A tuple, not a union: isinstance() with a union costs ~0.15 us
+            # more, on the per-message path.)
+            if not isinstance(message, (str, bytes, bytearray, memoryview)):
                 if isinstance(message, Iterable | AsyncIterable):
                     # (bytes-like iterables were taken by the branch above.)
                     await self._send_fragments(cast(Fragments, message), compress)
@@ -257,7 +253,7 @@ class WebSocket(Closing):
         """Queue one message's frame in the protocol's buffer."""
         protocol = self._protocol
         try:
-            if type(message) is str or isinstance(message, str):
+            if isinstance(message, str):
                 protocol.send_text(message, compress=compress)
             else:
                 protocol.send_binary(message, compress=compress)

@@ -150,10 +150,6 @@ def build_frame(
         The frame's bytes, with the shortest length encoding (RFC 6455 5.2).
     """
     length = len(payload)
-    if mask_key is None and length < 126:
-        # A server's small frame, the most common one: no call for the header.
-        first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-        return bytes((first, length)) + payload
     header = frame_header(
         opcode, length, fin=fin, rsv1=rsv1, masked=mask_key is not None
     )
