@@ -6,11 +6,13 @@ Real loopback sockets, real (short) time: every wait is bounded.
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
 from trio_ws import WebSocket, open_websocket_url
 from trio_ws._core._events import CloseReceived, Ping
+from trio_ws._core._protocol import Protocol
 from trio_ws._sweeper import READER_HANDOFF_DELAY
 
 from .conftest import TEST_TIMEOUT, open_raw, start_server
@@ -166,4 +168,42 @@ async def test_sweeper_keepalive_keeps_an_answering_peer(nursery: trio.Nursery) 
             assert stats.pings_sent >= 3
             assert stats.pongs_received >= stats.pings_sent - 1
             assert stats.state == "open"
+    await server.aclose()
+
+
+async def test_large_messages_are_read_straight_into_their_payload(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On plain sockets both sides read a large frame's payload with
+    # recv_into (Protocol.received_into), the server inline and the client
+    # in its reader task; the messages come out whole and in order.
+    reads = {"server": 0, "client": 0}
+    original = Protocol.received_into
+
+    def counting(self: Protocol, count: int) -> None:
+        reads[self.role.name.lower()] += 1
+        original(self, count)
+
+    monkeypatch.setattr(Protocol, "received_into", counting)
+
+    async def handler(ws: WebSocket) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    # (No compression: these messages would shrink to small frames.)
+    options = {"max_message_size": 4 << 20, "compression": None}
+    server = await start_server(nursery, handler, **options)
+    binary = bytes(range(251)) * 8000 + b"end"  # ~2 MB, not a multiple of 4
+    text = "κόσμε " * 50_000  # 550 KB of UTF-8
+    with trio.fail_after(TEST_TIMEOUT):
+        async with open_websocket_url(
+            f"ws://127.0.0.1:{server.port}/", **options
+        ) as ws:
+            for message in (binary, text, "small", binary):
+                await ws.send(message)
+            assert await ws.receive() == binary
+            assert await ws.receive() == text
+            assert await ws.receive() == "small"
+            assert await ws.receive() == binary
+    assert reads["server"] > 0 and reads["client"] > 0
     await server.aclose()

@@ -117,7 +117,10 @@ class ConnectionOptions:
         ping_interval: seconds between keepalive pings (None: no keepalive).
         ping_timeout: seconds to wait for a keepalive pong before closing with
             1011 (None: wait forever).
-        receive_size: largest single read from the transport.
+        receive_size: largest single read from the transport into a new
+            buffer. (On a plain socket, the payload of a frame of 256 KiB or
+            more is read straight into memory taken for it, in reads as
+            large as that room: at most what has arrived so far.)
         write_timeout: seconds a write may wait for the peer to read, per
             256 KiB written (None, the default: no timeout of its own; the
             keepalive drops a peer that stops reading). When it expires the

@@ -52,15 +52,12 @@ class Reader(ConnectionState):
 
     async def _reader(self) -> None:
         protocol = self._protocol
-        stream = self._stream
-        receive_size = self._options.receive_size
         cancelled = False
         try:
-            data: bytes | bytearray = self._leftover
-            self._leftover = b""
+            if self._leftover:
+                protocol.receive_data(self._leftover)
+                self._leftover = b""
             while True:
-                if data:
-                    protocol.receive_data(data)
                 # (Also when started after inline reading: what is pending.)
                 await self._dispatch()
                 if protocol.pending_failure is not None:
@@ -69,8 +66,7 @@ class Reader(ConnectionState):
                 if protocol.state is State.CLOSED:
                     await self._after_close_handshake()
                     return
-                data = await stream.receive_some(receive_size)
-                if not data:
+                if not await self._receive():
                     self._peer_eof()
                     return
         except TRANSPORT_ERRORS as exc:
@@ -141,23 +137,23 @@ class Reader(ConnectionState):
         ordinary flow of messages.
         """
         self._inline = True
+        protocol = self._protocol
         try:
-            data: bytes | bytearray = self._leftover
-            self._leftover = b""
-            if not data:
+            if self._leftover:
+                protocol.receive_data(self._leftover)
+                self._leftover = b""
+            else:
                 try:
-                    data = await self._stream.receive_some(self._options.receive_size)
+                    received = await self._receive()
                 except TRANSPORT_ERRORS as exc:
                     if not self._aborting and self._close_cause is None:
                         self._close_cause = exc
                     self._finish(record_reason=not self._aborting)
                     return
-            protocol = self._protocol
-            if not data:
-                self._peer_eof()
-                self._finish(record_reason=False)
-                return
-            protocol.receive_data(data)
+                if not received:
+                    self._peer_eof()
+                    self._finish(record_reason=False)
+                    return
             self._deliver_inline()
             if protocol.pending_failure is not None:
                 self._reader_wanted = True  # the reader task fails it in order
@@ -179,6 +175,29 @@ class Reader(ConnectionState):
         # (The peer's close frame says why it ended: a failed echo adds nothing.)
         await self._flush_shielded(record_error=False, then_close=True)
         self._finish(record_reason=True)
+
+    async def _receive(self) -> bool:
+        """Read once from the transport into the protocol; False at end of file.
+
+        On a plain socket, the bytes of a large frame's payload are read
+        straight into the memory the protocol keeps for it (no bytes object
+        per read, no copy out of it); otherwise, ``receive_some``.
+        """
+        stream = self._stream
+        protocol = self._protocol
+        size = self._options.receive_size
+        if type(stream) is trio.SocketStream:
+            room = protocol.receive_buffer()
+            if room is not None:
+                with room:
+                    count = await stream.socket.recv_into(room)
+                if count:
+                    protocol.received_into(count)
+                return count > 0
+        data = await stream.receive_some(size)
+        if data:
+            protocol.receive_data(data)
+        return bool(data)
 
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""

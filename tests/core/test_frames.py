@@ -284,3 +284,78 @@ def test_peek_payload_of_a_collected_frame_returns_each_part_once() -> None:
     parser.feed(wire[-1:])
     frame = parser.next_frame()
     assert frame is not None and frame.payload == payload
+
+
+def read_into(parser: FrameParser, data: bytes, most: int) -> int:
+    """Write up to ``most`` bytes of ``data`` into receive_buffer(), as a
+    socket's recv_into would; returns how many (0: no room offered)."""
+    room = parser.receive_buffer()
+    if room is None:
+        return 0
+    with room:
+        count = min(len(room), len(data), most)
+        room[:count] = data[:count]
+    parser.received_into(count)
+    return count
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
+@pytest.mark.parametrize("most", [4093, 65536, 1 << 20])
+def test_a_large_payload_is_read_straight_into_its_pieces(
+    masked: bool, most: int
+) -> None:
+    # receive_buffer() offers room only inside the frame: what follows it
+    # (here a ping) must go through feed(). Odd read sizes put every key
+    # rotation at a read boundary.
+    payload = os.urandom(3 * COLLECT_MIN + 12_345)
+    key = KEY if masked else None
+    wire = build_frame(Opcode.BINARY, payload, mask_key=key)
+    after = build_frame(Opcode.PING, b"next", mask_key=key)
+    parser = FrameParser(expect_masked=masked)
+    assert parser.receive_buffer() is None  # no large frame yet
+    parser.feed(wire[:1000])
+    assert parser.next_frame() is None
+    position = 1000
+    while (count := read_into(parser, wire[position:], most)) > 0:
+        position += count
+        assert position <= len(wire)
+    assert position == len(wire)
+    assert parser.next_frame() == Frame(Opcode.BINARY, payload)
+    assert parser.receive_buffer() is None
+    parser.feed(after)
+    assert parser.next_frame() == Frame(Opcode.PING, b"next")
+    assert parser.buffered == 0
+
+
+def test_recycled_pieces_expose_no_earlier_bytes() -> None:
+    # Pieces come back from the pool with a previous payload still in them:
+    # peek_payload() and the payload show only what this frame wrote.
+    old = bytes([0xAA]) * (2 * COLLECT_MIN)
+    parser = FrameParser(expect_masked=True)
+    parser.feed(build_frame(Opcode.BINARY, old, mask_key=KEY))
+    assert parser.next_frame() == Frame(Opcode.BINARY, old)
+    payload = b"z" * (COLLECT_MIN + 7)
+    wire = build_frame(Opcode.TEXT, payload, mask_key=KEY)
+    parser.feed(wire[:-7])
+    assert parser.next_frame() is None
+    assert parser.peek_payload(0) == payload[:-7]
+    parser.feed(wire[-7:])
+    assert parser.next_frame() == Frame(Opcode.TEXT, payload)
+
+
+def test_room_offered_ahead_of_the_bytes_received_is_bounded() -> None:
+    # A header that claims 64 MiB gets no more room than the bytes that
+    # actually arrived (plus the first 64 KiB), piece after piece.
+    header = bytes([0x82, 0xFF]) + struct.pack("!Q", 64 << 20) + KEY
+    parser = FrameParser(expect_masked=True)
+    parser.feed(header + bytes(COLLECT_MIN))
+    assert parser.next_frame() is None
+    received = COLLECT_MIN
+    for _ in range(8):
+        room = parser.receive_buffer()
+        assert room is not None
+        assert len(room) <= max(received, 64 << 10)
+        with room:
+            count = len(room)
+        parser.received_into(count)
+        received += count

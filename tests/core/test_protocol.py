@@ -19,7 +19,13 @@ from trio_ws._core._events import (
     ProtocolFailure,
     TextMessage,
 )
-from trio_ws._core._frames import Frame, FrameParser, Opcode, build_frame
+from trio_ws._core._frames import (
+    COLLECT_MIN,
+    Frame,
+    FrameParser,
+    Opcode,
+    build_frame,
+)
 from trio_ws._core._protocol import (
     DEFAULT_MAX_FRAGMENTS,
     TRANSITIONS,
@@ -257,6 +263,40 @@ def test_utf8_fails_fast_inside_a_large_frame_collected_in_pieces() -> None:
     # The surrogate at 200,000 is invalid UTF-8: the connection fails there,
     # half a megabyte before the frame would be complete.
     proto.receive_data(frame[150_000:200_020])
+    assert_failed(proto, proto.events(), 1007)
+
+
+def test_a_large_frame_read_into_the_protocol_directly() -> None:
+    # receive_buffer()/received_into() are receive_data() without the copy:
+    # same messages, same byte count, same fail-fast UTF-8 check.
+    payload = bytes(range(256)) * 2000
+    wire = client_frame(Opcode.BINARY, payload) + client_frame(Opcode.TEXT, b"hi")
+    proto = server()
+    assert proto.receive_buffer() is None
+    proto.receive_data(wire[:70_000])
+    position = 70_000
+    while (room := proto.receive_buffer()) is not None:
+        with room:
+            count = min(len(room), 50_000)
+            room[:count] = wire[position : position + count]
+        proto.received_into(count)
+        position += count
+    proto.receive_data(wire[position:])
+    assert proto.events() == [BinaryMessage(payload), TextMessage("hi")]
+    assert proto.wire_bytes_received == len(wire)
+
+    text = ("a" * 300_000 + "\udcff").encode("utf-8", "surrogatepass")
+    wire = client_frame(Opcode.TEXT, text + b"b" * 100_000)
+    proto = server()
+    proto.receive_data(wire[:COLLECT_MIN])
+    while (room := proto.receive_buffer()) is not None:
+        with room:
+            count = min(len(room), len(wire) - proto.wire_bytes_received, 65536)
+            room[:count] = wire[proto.wire_bytes_received :][:count]
+        proto.received_into(count)
+    # Failed in the read that brought the surrogate, ~70 KB before the
+    # frame's end: no more room is offered after that.
+    assert proto.wire_bytes_received < len(wire) - 70_000
     assert_failed(proto, proto.events(), 1007)
 
 

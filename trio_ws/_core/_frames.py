@@ -26,6 +26,7 @@ import attrs
 
 from ._errors import RemoteProtocolError
 from ._mask import mask, mask_in_place
+from ._pool import RECEIVE_POOL
 
 __all__ = [
     "CloseCode",
@@ -100,6 +101,15 @@ _U64 = struct.Struct("!Q")
 # Frames with a payload of at least this many bytes are collected in pieces
 # as they arrive (see FrameParser).
 COLLECT_MIN = 256 << 10
+
+# The pieces a collected payload is received into: the first holds this
+# many bytes, each next one as many as were received before it (a power of
+# two, at most _PIECE_MAX), the last one enough for the rest. So the room
+# taken ahead of the bytes received stays within their size (plus
+# _PIECE_FIRST), whatever length the header claims. The pieces come from,
+# and go back to, a process-wide pool (see _pool.py).
+_PIECE_FIRST = 64 << 10
+_PIECE_MAX = 1 << 20
 
 # Payloads over this size are masked in place (unmasked in the receive
 # buffer, masked in the frame being built), which saves a copy; smaller ones
@@ -193,6 +203,16 @@ class PendingFrame:
     length: int
 
 
+def _piece_size(collected: int, length: int) -> int:
+    # The size of the next piece of a payload of ``length`` bytes of which
+    # ``collected`` have arrived (see _PIECE_FIRST).
+    size = min(max(collected, _PIECE_FIRST), _PIECE_MAX)
+    rest = length - collected
+    if rest < size:
+        size = max(rest, _PIECE_FIRST)
+    return 1 << (size - 1).bit_length()
+
+
 class FrameParser:
     """Incremental frame parser.
 
@@ -202,18 +222,28 @@ class FrameParser:
     buffered.
 
     The payload of a frame of COLLECT_MIN bytes or more is not gathered in
-    the receive buffer: its pieces are unmasked as they arrive and joined
-    once at the end, so a 1 MiB frame costs one 1 MiB allocation (the payload
-    itself) instead of a growing buffer plus the payload copied out of it.
-    Fresh large allocations are what costs most here: each new page is a
-    page fault.
+    the receive buffer: it goes into pieces allocated for it as it arrives
+    (see _PIECE_FIRST), is unmasked there in place, and the pieces are
+    joined once at the end. A caller that reads from a socket can even have
+    the bytes land in those pieces directly (:meth:`receive_buffer` and
+    :meth:`received_into`): from the kernel to the payload is then one copy.
+    Fresh large allocations are what costs most here (each new page is a page
+    fault), then memory passes: a 1 MiB payload costs its pieces and the
+    joined result, nothing more.
 
     Args:
         expect_masked: True on the server side (client frames must be masked),
             False on the client side (server frames must not be).
     """
 
-    __slots__ = ("_buf", "_collected", "_expect_masked", "_header", "_pieces")
+    __slots__ = (
+        "_buf",
+        "_collected",
+        "_expect_masked",
+        "_header",
+        "_piece_start",
+        "_pieces",
+    )
 
     def __init__(self, *, expect_masked: bool) -> None:
         self._buf = bytearray()
@@ -221,10 +251,12 @@ class FrameParser:
         # Header of the frame being received: (first byte, length, mask key,
         # header size) once parsed, until its payload is complete.
         self._header: tuple[int, int, bytes | None, int] | None = None
-        # The unmasked pieces of a large frame's payload, while it arrives
-        # (None otherwise), and how many payload bytes they hold.
-        self._pieces: list[bytes] | None = None
+        # The pieces of a large frame's payload while it arrives (None
+        # otherwise): all full but the last. How many payload bytes they hold
+        # (unmasked already), and where in the payload the last one starts.
+        self._pieces: list[bytearray] | None = None
         self._collected = 0
+        self._piece_start = 0
 
     @property
     def buffered(self) -> int:
@@ -236,29 +268,61 @@ class FrameParser:
         if self._pieces is None:
             self._buf += data
             return
+        with memoryview(data) as view:
+            used = self._collect(view)
+            if used < len(view):
+                self._buf += view[used:]
+
+    def receive_buffer(self) -> memoryview | None:
+        """Where the next bytes of a large frame's payload go, while one arrives.
+
+        Returns None when no payload is being collected (feed the bytes
+        instead). Otherwise a writable view: write bytes read from the
+        transport at its start, then call :meth:`received_into` with their
+        count. The view ends where the frame does, so nothing that follows
+        the frame lands in it.
+        """
+        pieces = self._pieces
+        if pieces is None:
+            return None
         header = self._header
         assert header is not None
-        wanted = header[1] - self._collected
-        if len(data) > wanted:
-            with memoryview(data) as view:
-                self._collect(view[:wanted])
-                self._buf += view[wanted:]
-        else:
-            self._collect(data)
+        collected = self._collected
+        if collected >= header[1]:
+            return None  # complete: next_frame() returns it
+        start = self._piece_start
+        if not pieces or collected - start == len(pieces[-1]):
+            pieces.append(RECEIVE_POOL.take(_piece_size(collected, header[1])))
+            self._piece_start = start = collected
+        piece = pieces[-1]
+        return memoryview(piece)[collected - start : min(len(piece), header[1] - start)]
 
-    def _collect(self, data: bytes | bytearray | memoryview) -> None:
-        # One more piece of the large frame's payload: unmask it and keep it.
-        pieces = self._pieces
+    def received_into(self, count: int) -> None:
+        """``count`` bytes were written at the start of receive_buffer()'s view."""
         header = self._header
-        assert pieces is not None and header is not None
+        pieces = self._pieces
+        assert header is not None and pieces is not None
         key = header[2]
-        if key is None:
-            piece = data if isinstance(data, bytes) else bytes(data)
-        else:
+        if key is not None:
+            begin = self._collected - self._piece_start
             turn = self._collected & 3
-            piece = mask(data, key[turn:] + key[:turn])
-        pieces.append(piece)
-        self._collected += len(piece)
+            mask_in_place(pieces[-1], begin, begin + count, key[turn:] + key[:turn])
+        self._collected += count
+
+    def _collect(self, view: memoryview) -> int:
+        # Copy the start of ``view`` into the pieces of the large frame's
+        # payload; returns how many bytes it took (the rest follows the frame).
+        used = 0
+        while used < len(view):
+            room = self.receive_buffer()
+            if room is None:
+                break
+            with room:
+                count = min(len(room), len(view) - used)
+                room[:count] = view[used : used + count]
+            self.received_into(count)
+            used += count
+        return used
 
     def next_frame(self, limit: int | None = None) -> Frame | None:
         """Return the next complete frame, or None if more bytes are needed.
@@ -282,9 +346,12 @@ class FrameParser:
         if pieces is not None:
             if self._collected < length:
                 return None
-            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            used = length - self._piece_start  # (of the last piece)
+            with memoryview(pieces[-1]) as last, last[:used] as tail:
+                payload = b"".join([*pieces[:-1], tail])
+            RECEIVE_POOL.give(pieces)
             self._pieces = None
-            self._collected = 0
+            self._collected = self._piece_start = 0
         else:
             buf = self._buf
             end = start + length
@@ -292,8 +359,8 @@ class FrameParser:
                 if length >= COLLECT_MIN:
                     # From now on the payload's pieces go to a list.
                     self._pieces = []
-                    with memoryview(buf) as view:
-                        self._collect(view[start:])
+                    with memoryview(buf) as view, view[start:] as rest:
+                        self._collect(rest)
                     buf.clear()
                 return None
             if key is not None and length > _UNMASK_IN_PLACE_MIN:
@@ -339,17 +406,15 @@ class FrameParser:
             return b""
         pieces = self._pieces
         if pieces is not None:
-            # The pieces from ``start`` on (callers move ``start`` forward by
-            # what they got, so this walks back over a piece or two).
-            end = self._collected
-            tail: list[bytes] = []
-            for piece in reversed(pieces):
-                if end <= start:
-                    break
-                begin = end - len(piece)
-                tail.append(piece if begin >= start else piece[start - begin :])
-                end = begin
-            tail.reverse()
+            # (Callers move ``start`` forward by what they got: this copies
+            # each byte once.)
+            tail: list[bytearray] = []
+            begin = 0
+            for piece in pieces:
+                end = min(begin + len(piece), self._collected)
+                if end > start:
+                    tail.append(piece[max(start - begin, 0) : end - begin])
+                begin += len(piece)
             return b"".join(tail)
         _first, length, key, offset = header
         available = min(len(self._buf) - offset, length)

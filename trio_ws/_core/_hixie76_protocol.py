@@ -304,6 +304,14 @@ class Hixie76Protocol(ProtocolBuffers):
             else:
                 self._fail(exc)
 
+    def receive_buffer(self) -> None:
+        """Always None: draft-76 frames have no length up front to read into."""
+        return None
+
+    def received_into(self, count: int) -> None:
+        """Always raises: :meth:`receive_buffer` never gives a view."""
+        raise LocalProtocolError("draft-76 reads go through receive_data()")
+
     def choose_message_mode(self, *, stream: bool) -> None:
         """Always raises: no :class:`MessageStart` ever waits for a mode.
 

@@ -398,6 +398,29 @@ class Protocol(ProtocolBuffers):
         self._parser.feed(data)
         self._parse(None)
 
+    def receive_buffer(self) -> memoryview | None:
+        """Room to read the next bytes of a large frame's payload into, if one
+        is arriving (None otherwise: read and call :meth:`receive_data`).
+
+        Reading straight into it (``sock.recv_into(view)``) then calling
+        :meth:`received_into` saves a copy of the payload and an allocation
+        per read. The view never reaches past the frame.
+        """
+        if (
+            self.state is State.CLOSED
+            or self.pending_failure is not None
+            or self._held is not None
+        ):
+            return None
+        return self._parser.receive_buffer()
+
+    def received_into(self, count: int) -> None:
+        """``count`` bytes (more than 0) were read into :meth:`receive_buffer`'s
+        view: the same as :meth:`receive_data` with those bytes."""
+        self.wire_bytes_received += count
+        self._parser.received_into(count)
+        self._parse(None)
+
     def choose_message_mode(self, *, stream: bool) -> None:
         """Resume after a :class:`MessageStart`: assemble the message whole
         (``stream=False``) or stream it as :class:`MessageChunk` events.
