@@ -110,6 +110,24 @@ async def test_wss_echo_and_endpoints(
     assert server_side.local.port == port
 
 
+async def test_wss_large_messages_both_ways(
+    tls_server: WebSocketServer, client_context: ssl.SSLContext
+) -> None:
+    # Over TLS the transport is not a plain socket: large payloads are fed to
+    # the protocol read by read (no recv_into) and must come out the same.
+    port = tls_server.port
+    binary = bytes(range(256)) * 3000 + b"tail"  # 768 KB, not a multiple of 4
+    text = "ünïcödé " * 40_000  # 440 KB of UTF-8 in one frame
+    with trio.fail_after(TIMEOUT):
+        async with open_websocket_url(
+            f"wss://localhost:{port}/", ssl_context=client_context, compression=None
+        ) as ws:
+            await ws.send(binary)
+            await ws.send(text)
+            assert await ws.receive() == binary
+            assert await ws.receive() == text
+
+
 async def test_wss_by_ip_address(
     tls_server: WebSocketServer, client_context: ssl.SSLContext
 ) -> None:
