@@ -102,13 +102,15 @@ _U64 = struct.Struct("!Q")
 # as they arrive (see FrameParser).
 COLLECT_MIN = 256 << 10
 
-# The pieces a collected payload is received into: the first holds this
-# many bytes, each next one as many as were received before it (a power of
-# two, at most _PIECE_MAX), the last one enough for the rest. So the room
-# taken ahead of the bytes received stays within their size (plus
-# _PIECE_FIRST), whatever length the header claims. The pieces come from,
-# and go back to, a process-wide pool (see _pool.py).
-_PIECE_FIRST = 64 << 10
+# The pieces a collected payload is received into. Each new piece has room
+# for as many bytes as have arrived so far (counting those about to be
+# copied into it), rounded up to a power of two (the pool's size classes),
+# at least _PIECE_MIN and at most _PIECE_MAX. So the memory taken ahead of
+# the bytes received stays under twice their size (plus _PIECE_MIN),
+# whatever length the header claims: a peer that sends a header and stalls
+# costs 16 KiB. The pieces come from, and go back to, a process-wide pool
+# (see _pool.py).
+_PIECE_MIN = 16 << 10
 _PIECE_MAX = 1 << 20
 
 # Payloads over this size are masked in place (unmasked in the receive
@@ -203,13 +205,11 @@ class PendingFrame:
     length: int
 
 
-def _piece_size(collected: int, length: int) -> int:
-    # The size of the next piece of a payload of ``length`` bytes of which
-    # ``collected`` have arrived (see _PIECE_FIRST).
-    size = min(max(collected, _PIECE_FIRST), _PIECE_MAX)
-    rest = length - collected
-    if rest < size:
-        size = max(rest, _PIECE_FIRST)
+def _piece_size(collected: int, arriving: int, length: int) -> int:
+    # The next piece of a payload of ``length`` bytes: ``collected`` are in
+    # the pieces already, ``arriving`` more are to be copied into this one.
+    size = max(collected + 2 * arriving, _PIECE_MIN)
+    size = min(size, _PIECE_MAX, length - collected)
     return 1 << (size - 1).bit_length()
 
 
@@ -223,7 +223,7 @@ class FrameParser:
 
     The payload of a frame of COLLECT_MIN bytes or more is not gathered in
     the receive buffer: it goes into pieces allocated for it as it arrives
-    (see _PIECE_FIRST), is unmasked there in place, and the pieces are
+    (see _PIECE_MIN), is unmasked there in place, and the pieces are
     joined once at the end. A caller that reads from a socket can even have
     the bytes land in those pieces directly (:meth:`receive_buffer` and
     :meth:`received_into`): from the kernel to the payload is then one copy.
@@ -282,6 +282,10 @@ class FrameParser:
         count. The view ends where the frame does, so nothing that follows
         the frame lands in it.
         """
+        return self._room(0)
+
+    def _room(self, arriving: int) -> memoryview | None:
+        # receive_buffer(), knowing that ``arriving`` bytes are to be copied in.
         pieces = self._pieces
         if pieces is None:
             return None
@@ -292,7 +296,8 @@ class FrameParser:
             return None  # complete: next_frame() returns it
         start = self._piece_start
         if not pieces or collected - start == len(pieces[-1]):
-            pieces.append(RECEIVE_POOL.take(_piece_size(collected, header[1])))
+            size = _piece_size(collected, arriving, header[1])
+            pieces.append(RECEIVE_POOL.take(size))
             self._piece_start = start = collected
         piece = pieces[-1]
         return memoryview(piece)[collected - start : min(len(piece), header[1] - start)]
@@ -314,7 +319,7 @@ class FrameParser:
         # payload; returns how many bytes it took (the rest follows the frame).
         used = 0
         while used < len(view):
-            room = self.receive_buffer()
+            room = self._room(len(view) - used)
             if room is None:
                 break
             with room:
