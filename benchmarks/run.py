@@ -117,15 +117,6 @@ CLIENTS: dict[str, dict[str, str]] = {
         "role": "ceiling",
     },
     "trio_ws": {"label": "trio_ws", "short": "trio_ws", "role": "test"},
-    # trio_ws without NumPy (no `speedups` extra): masking in pure Python.
-    # Only the large-message echoes differ, so only (c) runs (target c').
-    "trio_ws_pure": {
-        "label": "trio_ws, pure Python (no NumPy)",
-        "short": "trio_ws (no NumPy)",
-        "proto": "ws",
-        "role": "variant",
-        "workloads": "c64k,c1m",
-    },
     "trio_websocket": {
         "label": "trio-websocket",
         "short": "trio-websocket",
