@@ -259,6 +259,12 @@ class FrameParser:
         self._piece_start = 0
 
     @property
+    def idle(self) -> bool:
+        """True when nothing is buffered and no frame has begun (so
+        :meth:`next_frame` would return None and :meth:`pending` too)."""
+        return not self._buf and self._header is None
+
+    @property
     def buffered(self) -> int:
         """Number of bytes received but not yet returned as frames."""
         return len(self._buf) + self._collected
@@ -368,14 +374,15 @@ class FrameParser:
                         self._collect(rest)
                     buf.clear()
                 return None
-            if key is not None and length > _UNMASK_IN_PLACE_MIN:
-                mask_in_place(buf, start, end, key)
-                key = None
-            with memoryview(buf) as view:
-                # One copy out of the buffer (unmasking makes that copy itself).
-                chunk = view[start:end]
+            if length <= _UNMASK_IN_PLACE_MIN:
+                # Small (nearly every frame): slicing costs less than a view.
+                chunk = buf[start:end]
                 payload = bytes(chunk) if key is None else mask(chunk, key)
-                chunk.release()
+            else:
+                if key is not None:
+                    mask_in_place(buf, start, end, key)
+                with memoryview(buf) as view, view[start:end] as window:
+                    payload = bytes(window)  # the one copy out of the buffer
             del buf[:end]
         self._header = None
         return Frame(

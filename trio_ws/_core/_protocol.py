@@ -446,6 +446,8 @@ class Protocol(ProtocolBuffers):
         try:
             while not self._closed():
                 if frame is None:
+                    if parser.idle:  # (the usual end: all taken, nothing begun)
+                        break
                     frame = parser.next_frame(assembler.frame_limit())
                     if frame is None:
                         assembler.validate_pending(parser)
