@@ -119,8 +119,9 @@ class ConnectionOptions:
             1011 (None: wait forever).
         receive_size: largest single read from the transport into a new
             buffer. (On a plain socket, the payload of a frame of 256 KiB or
-            more is read straight into memory taken for it, in reads as
-            large as that room: at most what has arrived so far.)
+            more is read straight into memory taken for it as it arrives,
+            in reads as large as that room: room for as many bytes as have
+            arrived so far, rounded up to a power of two, 16 KiB at first.)
         write_timeout: seconds a write may wait for the peer to read, per
             256 KiB written (None, the default: no timeout of its own; the
             keepalive drops a peer that stops reading). When it expires the

@@ -1,7 +1,7 @@
 """Receive buffers for large frame payloads, recycled process-wide.
 
-A large payload is read into buffers of a few sizes (64 KiB, 128 KiB, ...
-1 MiB; see ``FrameParser``) and then copied out as one ``bytes``. Allocating
+A large payload is read into buffers of a few sizes (powers of two from
+16 KiB to 1 MiB; see ``FrameParser``) and then copied out as one ``bytes``. Allocating
 those buffers afresh for every message is what costs most: glibc hands
 blocks this big back to the kernel when they are freed, so every new one
 starts as untouched pages, and each page costs a fault (~1 us here: a
