@@ -17,6 +17,7 @@ from ._core._protocol import Role
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
 from ._options import ConnectionOptions, OptionsDict, seconds
+from ._scopes import hidden_nursery
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -186,26 +187,14 @@ async def _connected(
 ) -> AsyncIterator[WebSocket]:
     """Connect in a hidden nursery; close (1000) when the block is left.
 
-    Our helper tasks never raise, so the only error the nursery can see is the
-    one raised by the ``async with`` body (or the connect): it is taken out of
-    the nursery and re-raised unchanged, not in an ExceptionGroup, as users of
-    a connection expect.
+    What the block raises leaves unchanged (see _scopes.py): a user's
+    exception wins over a failed or cancelled close, and an outer
+    cancellation leaves as a plain ``Cancelled``.
     """
-    error: BaseException | None = None
-    async with trio.open_nursery() as nursery:
-        try:
-            ws = await connect(nursery)
-            try:
-                yield ws
-            finally:
-                await ws.aclose()
-        except BaseException as exc:
-            error = exc
-    if error is not None:
-        try:
-            raise error
-        finally:
-            error = None
+    async with hidden_nursery() as nursery:
+        ws = await connect(nursery)
+        async with ws:
+            yield ws
 
 
 async def _connect(

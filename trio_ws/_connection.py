@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterable, Iterable
+from types import TracebackType
 from typing import TYPE_CHECKING, cast
 
 import trio
@@ -33,6 +34,7 @@ from ._endpoint import Endpoint
 from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._keepalive import keepalive
 from ._queue import EMPTY
+from ._scopes import hidden_nursery
 from ._statistics import WebSocketStatistics, snapshot
 from ._streaming import (
     Fragments,
@@ -60,7 +62,7 @@ logger = logging.getLogger("trio_ws")
 MAX_RECEIVES_WITHOUT_YIELD = 32
 
 
-class WebSocket(Closing):
+class WebSocket(Closing, trio.abc.AsyncResource):
     """An open WebSocket connection (server or client side).
 
     Users get one from :func:`serve_websocket` (passed to the handler) or from
@@ -151,7 +153,7 @@ class WebSocket(Closing):
         if options.ping_interval is None:
             await self._reader()
             return
-        async with trio.open_nursery() as nursery:
+        async with hidden_nursery() as nursery:
             self._helpers_scope = nursery.cancel_scope
             nursery.start_soon(
                 keepalive,
@@ -162,6 +164,24 @@ class WebSocket(Closing):
             )
             await self._reader()
             nursery.cancel_scope.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """``async with ws:`` closes with 1000 at the end of the block.
+
+        An exception leaving the block wins: if the close fails meanwhile
+        (the transport is gone) or is cancelled, the block's exception
+        propagates unchanged, and the connection is released all the same.
+        """
+        if exc_value is None:
+            await self.aclose()
+            return
+        with contextlib.suppress(Exception, trio.Cancelled):
+            await self.aclose()  # (a failure here: the block's error says more)
 
     # ------------------------------------------------------------------ send
 

@@ -21,6 +21,7 @@ from ._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
 from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
 from ._listeners import open_reuse_port_listeners
 from ._options import ConnectionOptions, OptionsDict, seconds
+from ._scopes import collapse, reraise
 from ._sweeper import Sweeper
 
 if TYPE_CHECKING:
@@ -144,7 +145,21 @@ class WebSocketServer:
         *,
         task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Accept connections until :meth:`aclose` or cancellation."""
+        """Accept connections until :meth:`aclose` or cancellation.
+
+        Raises no exception group of ours: cancelled from outside, it raises
+        a plain ``Cancelled``; a handler's ``KeyboardInterrupt`` (or another
+        ``BaseException`` that is not an ``Exception``) leaves unchanged.
+        """
+        try:
+            await self._run(task_status)
+        except BaseException as exc:
+            error = collapse(exc)
+        else:
+            return
+        reraise(error)
+
+    async def _run(self, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._sweeper.run)
