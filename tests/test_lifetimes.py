@@ -177,8 +177,15 @@ async def test_client_context_managers(cm_name: str, way: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "way", ["return", "error", "error_while_cancelled", "outer_cancel",
-            "hub_closed", "keyboard_interrupt"],
+    "way",
+    [
+        "return",
+        "error",
+        "error_while_cancelled",
+        "outer_cancel",
+        "hub_closed",
+        "keyboard_interrupt",
+    ],
 )
 async def test_pubsub_subscription(way: str) -> None:
     hub = LocalPubSub()
