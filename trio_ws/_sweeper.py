@@ -47,18 +47,42 @@ class Sweepable(Protocol):
 
 
 class Sweeper:
-    """The housekeeping task of one server (run it with :meth:`run`)."""
+    """The housekeeping task of one server (run it with :meth:`run`).
 
-    __slots__ = ("_away", "_connections", "_counter", "_heap", "_wake")
+    What it holds is bounded by the live connections: a connection that ends
+    is dropped from both jobs at once (:meth:`remove`). The heap itself holds
+    only ``(when, key)`` pairs; a removed connection's pair stays until it is
+    due or the next compaction (when dead pairs outnumber live ones), and
+    references nothing.
+    """
+
+    __slots__ = (
+        "_away",
+        "_connections",
+        "_counter",
+        "_dead",
+        "_due",
+        "_heap",
+        "_key_of",
+        "_wake",
+    )
 
     def __init__(self) -> None:
         # Connection -> when its handler left receive().
         self._away: dict[Sweepable, float] = {}
-        # (when, tie-breaker, connection): keepalive deadlines.
-        self._heap: list[tuple[float, int, Sweepable]] = []
+        # Keepalive deadlines: a heap of (when, key), the key naming the
+        # connection in _due; each connection has at most one live key.
+        self._heap: list[tuple[float, int]] = []
+        self._due: dict[int, Sweepable] = {}
+        self._key_of: dict[Sweepable, int] = {}
+        self._dead = 0
         self._counter = itertools.count()
         self._connections = 0
         self._wake = trio.Event()
+
+    def held(self) -> int:
+        """How many connections the sweeper references now (for tests)."""
+        return len(self._away.keys() | self._key_of.keys())
 
     # Called by connections -------------------------------------------------
 
@@ -71,9 +95,15 @@ class Sweeper:
         self._wake.set()
 
     def remove(self, connection: object) -> None:
-        """The connection ended (its heap entries are dropped when due)."""
+        """The connection ended: forget it in both jobs, now."""
         self._connections -= 1
         self._away.pop(connection, None)  # type: ignore[call-overload]
+        key = self._key_of.pop(connection, None)  # type: ignore[call-overload]
+        if key is not None:
+            del self._due[key]
+            self._dead += 1
+            if self._dead > 64 and self._dead > len(self._due):
+                self._compact()
 
     def back(self, connection: object) -> None:
         """The handler entered receive()."""
@@ -88,8 +118,22 @@ class Sweeper:
         self._away.pop(connection, None)  # type: ignore[call-overload]
 
     def schedule(self, connection: Sweepable, when: float) -> None:
-        """Call ``connection._keepalive_step`` at ``when``."""
-        heapq.heappush(self._heap, (when, next(self._counter), connection))
+        """Call ``connection._keepalive_step`` at ``when`` (replacing any
+        earlier deadline of the connection)."""
+        old = self._key_of.get(connection)
+        if old is not None:
+            del self._due[old]
+            self._dead += 1
+        key = next(self._counter)
+        self._due[key] = connection
+        self._key_of[connection] = key
+        heapq.heappush(self._heap, (when, key))
+
+    def _compact(self) -> None:
+        due = self._due
+        self._heap = [entry for entry in self._heap if entry[1] in due]
+        heapq.heapify(self._heap)
+        self._dead = 0
 
     # The task ------------------------------------------------------------------
 
@@ -113,8 +157,15 @@ class Sweeper:
                 del away[connection]
                 connection._hand_over()
         heap = self._heap
+        due = self._due
         while heap and heap[0][0] <= now:
-            _, _, connection = heapq.heappop(heap)
+            _, key = heapq.heappop(heap)
+            found = due.get(key)
+            if found is None:
+                self._dead -= 1  # a removed connection's deadline
+                continue
+            connection = found
+            del due[key], self._key_of[connection]
             when = connection._keepalive_step(now)
             if when is not None:
                 self.schedule(connection, when)
