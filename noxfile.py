@@ -152,3 +152,13 @@ def bench(session: nox.Session) -> None:
         except nox.command.CommandFailed:
             session.warn(f"{optional} did not install; its rows are skipped")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def storm(session: nox.Session) -> None:
+    """Connect/reset storm against a default server: its RSS over time.
+
+    Writes benchmarks/results/storm.json. ``nox -s storm -- --seconds 10``.
+    """
+    session.install("-e", ".")
+    session.run("python", "benchmarks/storm.py", *session.posargs)
