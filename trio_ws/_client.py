@@ -78,8 +78,16 @@ async def connect_websocket(
         use_ssl: True for TLS with a default verifying context, or an
             ``ssl.SSLContext``.
 
+    Raises:
+        TypeError: ``use_ssl`` is neither a bool nor an ``ssl.SSLContext``.
+
     See :func:`open_websocket_url` for the other arguments and errors.
     """
+    if not isinstance(use_ssl, bool | ssl.SSLContext):
+        raise TypeError(
+            "use_ssl must be True, False or an ssl.SSLContext, "
+            f"not {type(use_ssl).__name__}"
+        )
     secure = use_ssl is not False
     url = WebSocketURL(
         scheme="wss" if secure else "ws",

@@ -87,7 +87,14 @@ class WebSocket(Closing, trio.abc.AsyncResource):
 
     @property
     def closed(self) -> CloseReason | None:
-        """Why the connection closed, or None while it is open (or closing)."""
+        """Why the connection closed, or None while it is open (or closing).
+
+        After a completed closing handshake this is the close frame the peer
+        sent. When we closed first (``aclose(code, reason)``), that is the
+        peer's echo: usually our code, and whatever reason the peer put in
+        its echo (often empty), not necessarily ours. When the closing
+        handshake did not complete, the code is 1006.
+        """
         return self._close_reason
 
     @property

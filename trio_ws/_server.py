@@ -17,6 +17,7 @@ from ._core import _handshake as hs
 from ._core._deflate import server_negotiate
 from ._core._hixie76 import is_hixie76_request
 from ._core._protocol import Role
+from ._endpoint import endpoint_of
 from ._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
 from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
 from ._listeners import open_reuse_port_listeners
@@ -348,7 +349,11 @@ async def _server_handshake(
                 return None  # the client left before sending a request
             if reader.feed(data):
                 break
-        request = hs.parse_request(reader.head)
+        request = hs.parse_request(
+            reader.head,
+            local=endpoint_of(stream, local=True),
+            remote=endpoint_of(stream, local=False),
+        )
         if process_request is not None:
             answer = await _answer_of(process_request, request)
             if answer is not None:
@@ -505,7 +510,8 @@ async def serve_websocket(
         ReusePortUnavailable: ``reuse_port=True`` on a platform without
             SO_REUSEPORT (a :exc:`NotImplementedError`).
         OSError: a listener could not be opened (e.g. EADDRINUSE).
-        ValueError: ``max_connections`` is not a positive integer or None.
+        ValueError: ``max_connections`` is not a positive integer or None,
+            or ``listeners`` is empty.
     """
     connection_options = ConnectionOptions(**options)
     if listeners is not None and reuse_port:
@@ -513,6 +519,8 @@ async def serve_websocket(
             "serve_websocket(): reuse_port applies to the listeners it opens; "
             "set SO_REUSEPORT on your own listeners= instead"
         )
+    if listeners is not None and not listeners:
+        raise ValueError("serve_websocket(): listeners=[] would serve nothing")
     if listeners is None:
         if port is None:
             raise TypeError("serve_websocket() needs a port or listeners")

@@ -127,8 +127,11 @@ class ConnectionState:
         self._receives_without_yield = 0
         self._aborting = False
         # Read once: the socket cannot tell them any more after it is closed.
-        self._local = endpoint_of(stream, local=True)
-        self._remote = endpoint_of(stream, local=False)
+        if request is not None:  # (the server read them for process_request)
+            self._local, self._remote = request.local, request.remote
+        else:
+            self._local = endpoint_of(stream, local=True)
+            self._remote = endpoint_of(stream, local=False)
 
     @property
     def _released(self) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from ._endpoint import Endpoint
 from ._errors import InvalidHandshake
 from ._http import (
     _CONTENT_LENGTH,
@@ -122,6 +123,10 @@ class Request:
         target, path, query: e.g. ``"/chat?room=1"``, ``"/chat"``,
             ``"room=1"`` (query without ``"?"``, may be empty).
         headers: the header fields, in order, names as sent.
+        local, remote: on a server, this end's and the client's address
+            (:class:`Endpoint`), so that ``process_request`` can answer by
+            address (an allow-list, say) before the upgrade; None when the
+            transport is not a socket.
     """
 
     method: str
@@ -130,6 +135,8 @@ class Request:
     query: str
     http_version: str
     headers: Headers
+    local: Endpoint | None = None
+    remote: Endpoint | None = None
 
     def get(self, name: str) -> str | None:
         """Return a header value, case-insensitively (see :func:`get_header`).
@@ -158,8 +165,12 @@ def _joined(index: dict[str, list[str]], lower_name: str) -> str | None:
     return None if values is None else ", ".join(values)
 
 
-def parse_request(head: bytes) -> Request:
+def parse_request(
+    head: bytes, *, local: Endpoint | None = None, remote: Endpoint | None = None
+) -> Request:
     """Parse an HTTP/1.1 request head (as :attr:`HeadReader.head` gives it).
+
+    ``local`` and ``remote`` are recorded on the request as they are.
 
     Raises:
         InvalidHandshake: ``status_code`` 414 for a request line over
@@ -195,7 +206,7 @@ def parse_request(head: bytes) -> Request:
         if not path.startswith("/"):
             path = "/" + path
     path, _, query = path.partition("?")
-    return Request(method, target, path, query, version, headers)
+    return Request(method, target, path, query, version, headers, local, remote)
 
 
 @attrs.frozen
