@@ -1,5 +1,5 @@
 """The lifecycle both protocol classes share (trio_ws/_core/_lifecycle.py):
-state, closing handshake, failure and end-of-file.
+state, closing handshake, failure, end-of-file, and who closes TCP first.
 
 Every test runs on RFC 6455's Protocol and on draft-76's Hixie76Protocol,
 on both ends, with each one's own wire bytes.
@@ -22,6 +22,7 @@ from trio_ws._core._events import (
 )
 from trio_ws._core._frames import Opcode, build_frame
 from trio_ws._core._hixie76_protocol import CLOSE_FRAME, Hixie76Protocol
+from trio_ws._core._interface import ProtocolLike
 from trio_ws._core._lifecycle import ProtocolLifecycle
 from trio_ws._core._protocol import Protocol, Role, State
 
@@ -84,6 +85,62 @@ def test_both_protocol_classes_share_the_lifecycle() -> None:
         # The lifecycle's members are inherited, not written again.
         for name in ("close_reason", "send_close", "fail_pending", "_fail"):
             assert name not in vars(cls), f"{cls.__name__} redefines {name}"
+
+
+# --- Who closes the transport first (RFC 6455 7.1.1) ---------------------------
+
+
+def after_close_handshake(variant: Variant) -> Protocol | Hixie76Protocol:
+    proto = variant.make()
+    proto.send_close()
+    proto.receive_data(variant.close())
+    assert proto.state is State.CLOSED
+    return proto
+
+
+def after_failure(variant: Variant) -> Protocol | Hixie76Protocol:
+    proto = variant.make()
+    proto.receive_data(variant.bad_utf8())
+    assert proto.state is State.CLOSED
+    return proto
+
+
+def after_deferred_failure(variant: Variant) -> Protocol | Hixie76Protocol:
+    proto = variant.make(defer_failure=True)
+    proto.receive_data(variant.bad_utf8())
+    proto.fail_pending()
+    assert proto.state is State.CLOSED
+    return proto
+
+
+@variants
+@pytest.mark.parametrize(
+    "reach",
+    [
+        lambda variant: variant.make(),
+        after_close_handshake,
+        after_failure,
+        after_deferred_failure,
+    ],
+    ids=["open", "close-handshake", "failure", "deferred-failure"],
+)
+def test_the_server_closes_the_transport_first(variant: Variant, reach: Any) -> None:
+    proto = reach(variant)
+    expected = variant.role is Role.SERVER
+    assert proto.closes_transport_first is expected
+    # Through the interface the Trio layer is typed against.
+    as_interface: ProtocolLike = proto
+    assert as_interface.closes_transport_first is expected
+
+
+@variants
+def test_peer_close_then_our_echo(variant: Variant) -> None:
+    # Whoever receives the close frame first still leaves TCP to the server.
+    proto = variant.make()
+    proto.receive_data(variant.close())
+    assert proto.state is State.CLOSED
+    assert proto.has_data_to_send  # the echo
+    assert proto.closes_transport_first is (variant.role is Role.SERVER)
 
 
 # --- End-of-file ---------------------------------------------------------------

@@ -55,6 +55,9 @@ class ProtocolLike(TypingProtocol):
     def close_reason(self) -> CloseReason | None: ...
 
     @property
+    def closes_transport_first(self) -> bool: ...
+
+    @property
     def has_data_to_send(self) -> bool: ...
 
     @property

@@ -11,7 +11,8 @@ What happens around it is the same, and lives here once:
   the end (the peer's close frame, else the failure's code, else 1006);
 - failing the connection, at once or deferred (``pending_failure``,
   ``fail_pending``), with its :class:`ProtocolFailure` event;
-- end-of-file (:class:`ConnectionLost`).
+- end-of-file (:class:`ConnectionLost`);
+- which end closes the transport first once it is over.
 
 A subclass parses its wire format (:meth:`_receive_bytes`) and calls
 :meth:`_receive_close` when the peer's close frame arrives; it says how its
@@ -93,6 +94,19 @@ class ProtocolLifecycle(ProtocolBuffers):
         if self.error is not None:
             return CloseReason(self.error.close_code)
         return CloseReason(1006)
+
+    @property
+    def closes_transport_first(self) -> bool:
+        """Whether this end closes the transport first once the connection
+        is over (the close frames crossed, or it failed).
+
+        True for the server: it closes TCP at once. False for a client: it
+        waits for the server to close, and closes the transport itself only
+        if that takes too long (RFC 6455 7.1.1: the server, not the client,
+        is then left holding TIME_WAIT). draft-76 has no rule of its own;
+        the same one applies.
+        """
+        return self.role is Role.SERVER
 
     # ---------------------------------------------------------------- commands
 
