@@ -43,18 +43,11 @@ import codecs
 import enum
 
 from ._assembler import DEFAULT_MAX_MESSAGE_SIZE
-from ._buffers import ProtocolBuffers
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import (
-    CloseReason,
-    CloseReceived,
-    ConnectionLost,
-    ProtocolFailure,
-    TextMessage,
-)
-from ._frames import is_sendable_close_code
-from ._protocol import MAX_CLOSE_REASON
-from ._states import TRANSITIONS, Role, State, _Input
+from ._events import CloseReason, TextMessage
+from ._interface import MessageData
+from ._lifecycle import ProtocolLifecycle
+from ._states import Role
 
 __all__ = ["CLOSE_FRAME", "MAX_FRAME_LENGTH", "Hixie76Protocol"]
 
@@ -95,7 +88,7 @@ def _utf8_error(exc: UnicodeDecodeError) -> RemoteProtocolError:
     return error
 
 
-class Hixie76Protocol(ProtocolBuffers):
+class Hixie76Protocol(ProtocolLifecycle):
     """One draft-76 connection's protocol state, free of any I/O.
 
     Args:
@@ -109,25 +102,23 @@ class Hixie76Protocol(ProtocolBuffers):
 
     See the module docstring for what differs from RFC 6455. The statistics
     counters are those of :class:`~._protocol.Protocol`; every frame counts,
-    the discarded ones and the closing 0xFF 0x00 included.
+    the discarded ones and the closing 0xFF 0x00 included. The state, the
+    closing handshake and failing the connection are RFC 6455's, from
+    :class:`~._lifecycle.ProtocolLifecycle`; ``close_received`` is
+    CloseReason(1000) once the peer's 0xFF 0x00 arrived, ``close_sent`` the
+    code and reason given to send_close() (or 1000 when we answered the
+    peer's close), which are not sent.
     """
 
     __slots__ = (
         "_decoder",
-        "_defer_failure",
         "_length",
         "_mode",
         "_parts",
         "_size",
         "_type",
         "bytes_received",
-        "close_received",
-        "close_sent",
-        "error",
         "max_message_size",
-        "pending_failure",
-        "role",
-        "state",
     )
 
     def __init__(
@@ -137,21 +128,9 @@ class Hixie76Protocol(ProtocolBuffers):
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         defer_failure: bool = False,
     ) -> None:
-        super().__init__()
-        self.role = role
-        self.state = State.OPEN
+        super().__init__(role, defer_failure=defer_failure)
         #: Largest text message accepted, in bytes (None: no limit).
         self.max_message_size = max_message_size
-        #: CloseReason(1000) once the peer's 0xFF 0x00 arrived.
-        self.close_received: CloseReason | None = None
-        #: The code and reason given to send_close() (or 1000 when we answered
-        #: the peer's close); they are not sent, draft-76 has no close codes.
-        self.close_sent: CloseReason | None = None
-        #: The peer's protocol violation, if the core failed the connection.
-        self.error: RemoteProtocolError | None = None
-        #: A peer fault waiting for :meth:`fail_pending` (with ``defer_failure``).
-        self.pending_failure: RemoteProtocolError | None = None
-        self._defer_failure = defer_failure
         # Parser state: the current frame's type, mode, byte count (text and
         # skipped sentinel frames) or remaining length (length-prefixed).
         self._mode = _Mode.TYPE
@@ -170,22 +149,6 @@ class Hixie76Protocol(ProtocolBuffers):
         """Always False: draft-76 cannot send a message in fragments."""
         return False
 
-    @property
-    def close_reason(self) -> CloseReason | None:
-        """Why the connection closed, once it has (None while open or closing).
-
-        1000 after the closing handshake (the peer's 0xFF 0x00), else the
-        error's code (1007, 1009) after a protocol failure, else 1006 (the
-        transport ended first).
-        """
-        if self.state is not State.CLOSED:
-            return None
-        if self.close_received is not None:
-            return self.close_received
-        if self.error is not None:
-            return CloseReason(self.error.close_code)
-        return CloseReason(1006)
-
     # ---------------------------------------------------------------- commands
 
     def send_text(self, text: str, *, compress: bool | None = None) -> None:
@@ -199,7 +162,7 @@ class Hixie76Protocol(ProtocolBuffers):
         payload = text.encode()
         self.messages_sent += 1
         self.bytes_sent += len(payload)
-        self._queue(b"\x00" + payload + b"\xff")
+        self._emit(b"\x00" + payload + b"\xff")
 
     def send_binary(
         self, data: bytes | bytearray | memoryview, *, compress: bool | None = None
@@ -213,11 +176,7 @@ class Hixie76Protocol(ProtocolBuffers):
         raise LocalProtocolError(_NO_BINARY)
 
     def send_fragment(
-        self,
-        data: str | bytes | bytearray | memoryview,
-        *,
-        final: bool,
-        compress: bool | None = None,
+        self, data: MessageData, *, final: bool, compress: bool | None = None
     ) -> None:
         """Always raises: draft-76 cannot send a message in fragments.
 
@@ -252,57 +211,7 @@ class Hixie76Protocol(ProtocolBuffers):
         self._check_can_send("send a pong")
         raise LocalProtocolError("draft-76 (hixie-76) connections have no pongs")
 
-    def send_close(self, code: int | None = 1000, reason: str = "") -> None:
-        """Start the closing handshake by queueing 0xFF 0x00.
-
-        Args:
-            code, reason: checked as for RFC 6455 (so that code moving between
-                the two protocols behaves the same) and recorded in
-                :attr:`close_sent`; draft-76 cannot send them.
-
-        Raises:
-            LocalProtocolError: the connection is not open, or the code or
-                reason would not be allowed by RFC 6455.
-        """
-        if _Input.SEND_CLOSE not in TRANSITIONS[self.state]:
-            raise LocalProtocolError(
-                f"cannot close a connection that is {self.state.value}"
-            )
-        if code is None:
-            if reason:
-                raise LocalProtocolError("a close reason needs a close code")
-        elif not is_sendable_close_code(code):
-            raise LocalProtocolError(f"close code {code} may not be sent")
-        if len(reason.encode()) > MAX_CLOSE_REASON:
-            raise LocalProtocolError(
-                f"close reason over {MAX_CLOSE_REASON} bytes in UTF-8"
-            )
-        self._queue_close()
-        self.close_sent = CloseReason(1005 if code is None else code, reason)
-        self._transition(_Input.SEND_CLOSE)
-
     # ------------------------------------------------------------------- input
-
-    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Feed bytes read from the transport; ``b""`` means end-of-file.
-
-        Never raises because of what the peer sent: a violation fails the
-        connection (see the module docstring).
-        """
-        if self.state is State.CLOSED or self.pending_failure is not None:
-            return  # draft-76 6: after the closing handshake, nothing is read
-        if not data:
-            self._transition(_Input.EOF)
-            self._events.append(ConnectionLost())
-            return
-        self.wire_bytes_received += len(data)
-        try:
-            self._parse(bytes(data))
-        except RemoteProtocolError as exc:
-            if self._defer_failure:
-                self.pending_failure = exc
-            else:
-                self._fail(exc)
 
     def receive_buffer(self) -> None:
         """Always None: draft-76 frames have no length up front to read into."""
@@ -320,14 +229,8 @@ class Hixie76Protocol(ProtocolBuffers):
         """
         raise LocalProtocolError("no fragmented message waits for a mode")
 
-    def fail_pending(self) -> None:
-        """Fail the connection because of :attr:`pending_failure`, if any."""
-        error = self.pending_failure
-        if error is None:
-            return
-        self.pending_failure = None
-        if not self._closed():
-            self._fail(error)
+    def _receive_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        self._parse(bytes(data))
 
     def _parse(self, data: bytes) -> None:
         # draft-76 5.3 (server) and 4.2 (client) read frames the same way.
@@ -374,7 +277,8 @@ class Hixie76Protocol(ProtocolBuffers):
         self._mode = _Mode.TYPE
         self.frames_received += 1
         if self._type == _SENTINEL:
-            self._handle_close()  # 0xFF 0x00 (1.4, 5.3)
+            # 0xFF 0x00 (1.4, 5.3): the peer closes; our answer has no code.
+            self._receive_close(_CLEAN_CLOSE, b"")
         # Any other empty length-prefixed frame is discarded (5.3).
 
     def _sentinel_data(self, data: bytes, position: int, limit: int | None) -> int:
@@ -407,40 +311,10 @@ class Hixie76Protocol(ProtocolBuffers):
             self._decoder.reset()
         return stop + 1
 
-    def _handle_close(self) -> None:
-        self.close_received = _CLEAN_CLOSE
-        if self.state is State.OPEN:
-            # draft-76 1.4: answer the closing handshake with 0xFF 0x00.
-            self._queue_close()
-            self.close_sent = _CLEAN_CLOSE
-        self._transition(_Input.RECEIVE_CLOSE)
-        self._events.append(CloseReceived(_CLEAN_CLOSE))
+    def _queue_close(self, payload: bytes) -> None:
+        # draft-76 1.4: the close frame is always 0xFF 0x00; no code, no reason.
+        self._emit(CLOSE_FRAME)
 
-    def _fail(self, error: RemoteProtocolError) -> None:
+    def _on_fail(self, code: int) -> None:
         # draft-76 6: failing the connection is closing TCP; no frame is sent.
-        self.error = error
         self._parts = []
-        self._transition(_Input.FAIL)
-        self._events.append(ProtocolFailure(error))
-
-    # ----------------------------------------------------------------- helpers
-
-    def _closed(self) -> bool:
-        # (A method, so type checkers do not narrow self.state across calls.)
-        return self.state is State.CLOSED
-
-    def _transition(self, what: _Input) -> None:
-        # The closing states are RFC 6455's (7.1), which draft-76 6 prefigures.
-        self.state = TRANSITIONS[self.state][what]
-
-    def _check_can_send(self, action: str) -> None:
-        if self.state is not State.OPEN:
-            raise LocalProtocolError(
-                f"cannot {action}: the connection is {self.state.value}"
-            )
-
-    def _queue_close(self) -> None:
-        self._queue(CLOSE_FRAME)
-
-    def _queue(self, frame: bytes) -> None:
-        self._emit(frame)

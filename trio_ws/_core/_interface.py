@@ -10,12 +10,17 @@ the same events, so the trio layer does not change").
 from __future__ import annotations
 
 from typing import Protocol as TypingProtocol
+from typing import TypeAlias
 
 from ._errors import RemoteProtocolError
 from ._events import CloseReason, Event
-from ._protocol import Role, State
+from ._states import Role, State
 
-__all__ = ["ProtocolLike"]
+__all__ = ["MessageData", "ProtocolLike"]
+
+#: What send_fragment() takes: ``str`` for a text message, bytes-like for a
+#: binary one.
+MessageData: TypeAlias = str | bytes | bytearray | memoryview
 
 
 class ProtocolLike(TypingProtocol):
@@ -48,6 +53,9 @@ class ProtocolLike(TypingProtocol):
 
     @property
     def close_reason(self) -> CloseReason | None: ...
+
+    @property
+    def closes_transport_first(self) -> bool: ...
 
     @property
     def has_data_to_send(self) -> bool: ...
@@ -106,11 +114,7 @@ class ProtocolLike(TypingProtocol):
     ) -> None: ...
 
     def send_fragment(
-        self,
-        data: str | bytes | bytearray | memoryview,
-        *,
-        final: bool,
-        compress: bool | None = None,
+        self, data: MessageData, *, final: bool, compress: bool | None = None
     ) -> None: ...
 
     def send_ping(self, payload: bytes = b"") -> None: ...

@@ -16,32 +16,23 @@ right code, records the :class:`RemoteProtocolError` in
 :attr:`Protocol.error` and emits :class:`ProtocolFailure`. Calls the state
 forbids raise :class:`LocalProtocolError`.
 
-States and transitions are the table ``TRANSITIONS`` below (closing handshake,
-RFC 6455 7.1).
+States and transitions are the table ``TRANSITIONS`` (closing handshake, RFC
+6455 7.1); the lifecycle around the framing (state, closing handshake,
+failure, end-of-file) is :class:`~._lifecycle.ProtocolLifecycle`, shared with
+draft-76.
 """
 
 from __future__ import annotations
-
-import struct
 
 from ._assembler import (
     DEFAULT_MAX_FRAGMENTS,
     DEFAULT_MAX_MESSAGE_SIZE,
     MessageAssembler,
 )
-from ._buffers import WRITE_PIECE, ProtocolBuffers
+from ._buffers import WRITE_PIECE
 from ._deflate import PerMessageDeflate
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import (
-    CloseReason,
-    CloseReceived,
-    ConnectionLost,
-    MessageChunk,
-    MessageStart,
-    Ping,
-    Pong,
-    ProtocolFailure,
-)
+from ._events import CloseReason, MessageChunk, MessageStart, Ping, Pong
 from ._frames import (
     MAX_CONTROL_PAYLOAD,
     Frame,
@@ -49,11 +40,13 @@ from ._frames import (
     Opcode,
     build_frame,
     frame_header,
-    is_sendable_close_code,
     is_valid_received_close_code,
     random_mask_key,
 )
-from ._states import _CAN_SEND, TRANSITIONS, Role, State, _Input
+from ._interface import MessageData
+from ._lifecycle import CLOSE_CODE, ProtocolLifecycle
+from ._states import TRANSITIONS, Role, State
+from ._states import _Input as _Input  # (re-exported: tests walk the table)
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
@@ -77,13 +70,8 @@ __all__ = [
 # (Autobahn 2.10 sends 10 at once).
 MAX_UNSENT_PONGS = 64
 
-# RFC 6455 5.5.1: a close payload is a 2-byte code plus at most 123 bytes.
-MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 
-_CLOSE_CODE = struct.Struct("!H")
-
-
-class Protocol(ProtocolBuffers):
+class Protocol(ProtocolLifecycle):
     """One WebSocket connection's protocol state, free of any I/O.
 
     Args:
@@ -117,11 +105,15 @@ class Protocol(ProtocolBuffers):
 
     ``max_message_size``, ``max_fragments`` and ``extension`` can also be set
     after construction; change them between messages.
+
+    The state and the closing handshake's attributes (``role``, ``state``,
+    ``close_received``, ``close_sent``, ``error``, ``pending_failure``,
+    ``close_reason``, ``closes_transport_first``), :meth:`send_close` and
+    :meth:`fail_pending` come from :class:`~._lifecycle.ProtocolLifecycle`.
     """
 
     __slots__ = (
         "_assembler",
-        "_defer_failure",
         "_held",
         "_is_client",
         "_last_pong",
@@ -131,12 +123,6 @@ class Protocol(ProtocolBuffers):
         "_sending",
         "_sending_compressed",
         "_unsent_pongs",
-        "close_received",
-        "close_sent",
-        "error",
-        "pending_failure",
-        "role",
-        "state",
     )
 
     def __init__(
@@ -149,18 +135,7 @@ class Protocol(ProtocolBuffers):
         extension: PerMessageDeflate | None = None,
         pause_fragmented: bool = False,
     ) -> None:
-        super().__init__()
-        self.role = role
-        self.state = State.OPEN
-        #: The close reason the peer sent, once its close frame arrived.
-        self.close_received: CloseReason | None = None
-        #: The close reason we sent, once our close frame is queued.
-        self.close_sent: CloseReason | None = None
-        #: The peer's protocol violation, if the core failed the connection.
-        self.error: RemoteProtocolError | None = None
-        #: A peer fault waiting for :meth:`fail_pending` (with ``defer_failure``).
-        self.pending_failure: RemoteProtocolError | None = None
-        self._defer_failure = defer_failure
+        super().__init__(role, defer_failure=defer_failure)
         self._is_client = role is Role.CLIENT
         self._parser = FrameParser(expect_masked=not self._is_client)
         # Pongs waiting in the outgoing buffer, and the last one's index and
@@ -226,23 +201,6 @@ class Protocol(ProtocolBuffers):
         """True while a :class:`MessageStart` waits for choose_message_mode()."""
         return self._held is not None
 
-    # ------------------------------------------------------------------ output
-
-    @property
-    def close_reason(self) -> CloseReason | None:
-        """Why the connection closed, once it has (None while open or closing).
-
-        The peer's close frame when there was one, else the close we sent on a
-        protocol failure, else 1006 (the transport ended first).
-        """
-        if self.state is not State.CLOSED:
-            return None
-        if self.close_received is not None:
-            return self.close_received
-        if self.error is not None and self.close_sent is not None:
-            return self.close_sent
-        return CloseReason(1006)
-
     # ---------------------------------------------------------------- commands
 
     def send_text(self, text: str, *, compress: bool | None = None) -> None:
@@ -294,11 +252,7 @@ class Protocol(ProtocolBuffers):
         self._queue(opcode, payload, fin=fin)
 
     def send_fragment(
-        self,
-        data: str | bytes | bytearray | memoryview,
-        *,
-        final: bool,
-        compress: bool | None = None,
+        self, data: MessageData, *, final: bool, compress: bool | None = None
     ) -> None:
         """Queue one fragment of a message sent in several frames.
 
@@ -356,28 +310,6 @@ class Protocol(ProtocolBuffers):
         self._check_control_payload(payload)
         self._queue(Opcode.PONG, payload)
 
-    def send_close(self, code: int | None = 1000, reason: str = "") -> None:
-        """Start the closing handshake by queueing a close frame.
-
-        Args:
-            code: the close code, or None to send a close frame with no body
-                (the peer then sees 1005). Codes 1005, 1006, 1015 and codes not
-                registered for the wire are refused.
-            reason: a text of at most 123 bytes in UTF-8 (needs a code).
-
-        Raises:
-            LocalProtocolError: the connection is not open, or the code or
-                reason is not allowed.
-        """
-        if _Input.SEND_CLOSE not in TRANSITIONS[self.state]:
-            raise LocalProtocolError(
-                f"cannot close a connection that is {self.state.value}"
-            )
-        payload = _close_payload(code, reason)
-        self._queue(Opcode.CLOSE, payload)
-        self.close_sent = CloseReason(1005 if code is None else code, reason)
-        self.state = TRANSITIONS[self.state][_Input.SEND_CLOSE]
-
     # ------------------------------------------------------------------- input
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
@@ -386,11 +318,12 @@ class Protocol(ProtocolBuffers):
         Never raises because of what the peer sent: a violation fails the
         connection (see the class docstring).
         """
+        # (ProtocolLifecycle.receive_data with its _receive_bytes hook written
+        # out, so that the per-read path takes no extra call.)
         if self.state is State.CLOSED or self.pending_failure is not None:
             return  # RFC 6455 7.1.1: after the closing handshake, ignore input
         if not data:
-            self._transition(_Input.EOF)
-            self._events.append(ConnectionLost())
+            self._receive_eof()
             return
         if self._held is not None:
             raise LocalProtocolError("data fed while waiting for choose_message_mode()")
@@ -476,27 +409,7 @@ class Protocol(ProtocolBuffers):
                         self.messages_received += 1
                     self._events.append(message)
         except RemoteProtocolError as exc:
-            if self._defer_failure:
-                self.pending_failure = exc
-            else:
-                self._fail(exc)
-
-    def fail_pending(self) -> None:
-        """Fail the connection because of :attr:`pending_failure`, if any.
-
-        Queues the close frame with the error's code and emits
-        :class:`ProtocolFailure`, exactly as an immediate failure would.
-        """
-        error = self.pending_failure
-        if error is None:
-            return
-        self.pending_failure = None
-        if not self._closed():
-            self._fail(error)
-
-    def _closed(self) -> bool:
-        # (A method, so type checkers do not narrow self.state across calls.)
-        return self.state is State.CLOSED
+            self._peer_fault(exc)
 
     def _handle_control(self, frame: Frame) -> None:
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
@@ -526,7 +439,7 @@ class Protocol(ProtocolBuffers):
         elif len(payload) == 1:
             raise RemoteProtocolError("close frame with a 1-byte payload")
         else:
-            code = _CLOSE_CODE.unpack_from(payload)[0]
+            code = CLOSE_CODE.unpack_from(payload)[0]
             if not is_valid_received_close_code(code):
                 raise RemoteProtocolError(f"invalid close code {code}")
             try:
@@ -536,44 +449,28 @@ class Protocol(ProtocolBuffers):
                     "close reason is not valid UTF-8", 1007
                 ) from exc
             received = CloseReason(code, reason)
-            echo = payload[:2]
-        self.close_received = received
-        if self.state is State.OPEN:
-            # RFC 6455 5.5.1: echo the status code in our close frame.
-            self._queue(Opcode.CLOSE, echo)
-            self.close_sent = CloseReason(received.code)
-        self._transition(_Input.RECEIVE_CLOSE)
-        self._events.append(CloseReceived(received))
+            echo = payload[:2]  # RFC 6455 5.5.1: echo the status code
+        self._receive_close(received, echo)
 
-    def _fail(self, error: RemoteProtocolError) -> None:
-        """Fail the WebSocket connection (RFC 6455 7.1.7)."""
-        self.error = error
+    def _queue_close(self, payload: bytes) -> None:
+        self._queue(Opcode.CLOSE, payload)
+
+    def _on_fail(self, code: int) -> None:
+        # RFC 6455 7.1.7: our close frame carries the error's code.
         if self.state is State.OPEN:
-            code = error.close_code
-            self._queue(Opcode.CLOSE, _CLOSE_CODE.pack(code))
+            self._queue_close(CLOSE_CODE.pack(code))
             self.close_sent = CloseReason(code)
         elif self.close_sent is not None:
             # Our close frame is already out; report the error's code instead.
-            self.close_sent = CloseReason(error.close_code)
-        self._transition(_Input.FAIL)
-        self._events.append(ProtocolFailure(error))
+            self.close_sent = CloseReason(code)
 
     # ----------------------------------------------------------------- helpers
-
-    def _transition(self, what: _Input) -> None:
-        self.state = TRANSITIONS[self.state][what]
 
     def _check_can_send_message(self) -> None:
         self._check_can_send("send a message")
         if self._sending is not None:
             raise LocalProtocolError(
                 "cannot send a message while a fragmented one is being sent"
-            )
-
-    def _check_can_send(self, action: str) -> None:
-        if self.state not in _CAN_SEND:
-            raise LocalProtocolError(
-                f"cannot {action}: the connection is {self.state.value}"
             )
 
     @staticmethod
@@ -620,18 +517,3 @@ class Protocol(ProtocolBuffers):
             self._emit_apart(header, payload)
         else:
             self._emit(build_frame(opcode, payload, fin=fin, rsv1=rsv1))
-
-
-def _close_payload(code: int | None, reason: str) -> bytes:
-    if code is None:
-        if reason:
-            raise LocalProtocolError("a close reason needs a close code")
-        return b""
-    if not is_sendable_close_code(code):
-        raise LocalProtocolError(f"close code {code} may not be sent")
-    encoded = reason.encode()
-    if len(encoded) > MAX_CLOSE_REASON:
-        raise LocalProtocolError(
-            f"close reason is {len(encoded)} bytes in UTF-8 (limit {MAX_CLOSE_REASON})"
-        )
-    return _CLOSE_CODE.pack(code) + encoded
