@@ -24,6 +24,8 @@ from ._writer import TRANSPORT_ERRORS
 
 __all__ = ["Closing"]
 
+_INCOMPLETE = CloseReason(1006, "closing handshake did not complete")
+
 
 class Closing(Reader):
     """Closing, failing and keepalive steps (state in ConnectionState)."""
@@ -53,7 +55,7 @@ class Closing(Reader):
             protocol.send_close(code, reason)  # validates code and reason
             self._discard_messages = True
             self._drain_queue()
-        elif self._reader_finished:
+        elif self._reading.done:
             return  # the close frames crossed already (a server's usual end)
         # Wait for the peer's close frame: the reader ends when it arrives.
         self._ensure_reader()
@@ -62,12 +64,12 @@ class Closing(Reader):
                 try:
                     await self._writer.flush()
                 except TRANSPORT_ERRORS as exc:
-                    self._close_cause = self._close_cause or exc
+                    self._record_cause(exc)
                     return
             await self._wait_reader_done()
 
     async def _wait_reader_done(self) -> None:
-        if self._reader_finished:
+        if self._reading.done:
             return
         if self._reader_done is None:
             self._reader_done = trio.Event()
@@ -99,12 +101,9 @@ class Closing(Reader):
             self._incoming.decide(Mode.DISCARD)
         if self._helpers_scope is not None:
             self._helpers_scope.cancel()
-        if self._close_reason is None:
-            reason = self._protocol.close_reason
-            if reason is None:
-                # We closed the transport before the closing handshake ended.
-                reason = CloseReason(1006, "closing handshake did not complete")
-            self._close_reason = reason
+        # (Without the protocol's reason, we closed the transport before the
+        # closing handshake ended.)
+        self._record_reason(self._protocol.close_reason or _INCOMPLETE)
         self._pings.wake_all()
         await self._close_stream()
 
@@ -122,8 +121,7 @@ class Closing(Reader):
         shielded from cancellation, bounded by ``flush_timeout`` (default:
         ``close_timeout``).
         """
-        if self._close_cause is None:
-            self._close_cause = cause
+        self._record_cause(cause)
         if flush_timeout is None:
             flush_timeout = self._options.close_timeout
         with trio.CancelScope(shield=True):
@@ -135,8 +133,7 @@ class Closing(Reader):
             except TRANSPORT_ERRORS:
                 pass
             finally:
-                if self._close_reason is None:
-                    self._close_reason = CloseReason(code, reason)
+                self._record_reason(CloseReason(code, reason))
                 await self._abort()
 
     def _reached_failure(self) -> None:
@@ -147,8 +144,8 @@ class Closing(Reader):
 
     async def _write_failed(self, exc: BaseException) -> None:
         """A deferred write failed: the transport is gone."""
-        if not self._aborting and self._close_cause is None:
-            self._close_cause = exc
+        if not self._aborting:
+            self._record_cause(exc)
         await self._abort()
 
     # Sweeper callbacks (see _sweeper.py).
@@ -163,7 +160,7 @@ class Closing(Reader):
         """
         options = self._options
         interval = options.ping_interval
-        if interval is None or self._reader_finished or self._aborting:
+        if interval is None or self._reading.done or self._aborting:
             return None
         if self._protocol.state is not State.OPEN:
             return None
@@ -174,9 +171,7 @@ class Closing(Reader):
                 return max(now, ping.sent_at + interval)
             timeout = options.ping_timeout
             if timeout is not None and now - ping.sent_at >= timeout:
-                cause = KeepaliveTimeout(
-                    f"no pong within {timeout} s of a keepalive ping"
-                )
+                cause = KeepaliveTimeout.after(timeout)
                 assert self._nursery is not None
                 self._nursery.start_soon(self._keepalive_failed, cause)
                 return None
@@ -184,7 +179,7 @@ class Closing(Reader):
         payload = os.urandom(8)
         self._protocol.send_ping(payload)
         self._keepalive_ping = self._pings.add(payload, now)
-        if not self._inline:
+        if not self._reading.inline_now:
             self._ensure_reader()  # someone must read the pong
         if not self._writer.write_later(self._nursery):
             assert self._nursery is not None

@@ -32,7 +32,6 @@ from ._core._frames import MAX_CONTROL_PAYLOAD
 from ._core._protocol import Role, State
 from ._endpoint import Endpoint
 from ._exceptions import ConnectionClosed, LocalProtocolError
-from ._keepalive import keepalive
 from ._queue import EMPTY
 from ._scopes import hidden_nursery
 from ._statistics import WebSocketStatistics, snapshot
@@ -45,6 +44,7 @@ from ._streaming import (
     fragments_of,
 )
 from ._sweeper import Sweeper
+from ._who_reads import Reading
 from ._writer import TRANSPORT_ERRORS
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         self._nursery = nursery  # also runs the batched-write helper
         if sweeper is None or isinstance(self._stream, trio.SSLStream):
             # (A cancelled read may break a TLS stream: no inline reading.)
-            self._reader_started = True
+            self._reading.move(Reading.TASK)
             nursery.start_soon(self._run_helpers)
             return
         self._sweeper = sweeper
@@ -162,13 +162,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             return
         async with hidden_nursery() as nursery:
             self._helpers_scope = nursery.cancel_scope
-            nursery.start_soon(
-                keepalive,
-                self.ping,
-                self._keepalive_failed,
-                options.ping_interval,
-                options.ping_timeout,
-            )
+            nursery.start_soon(self._keepalive_task, options.ping_interval)
             await self._reader()
             nursery.cancel_scope.cancel()
 
@@ -189,6 +183,14 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             return
         with contextlib.suppress(Exception, trio.Cancelled):
             await self.aclose()  # (a failure here: the block's error says more)
+
+    async def _keepalive_task(self, interval: float) -> None:
+        """Keepalive for connections without a sweeper: the same rule
+        (:meth:`_keepalive_step`), woken by its own timer."""
+        when: float | None = trio.current_time() + interval
+        while when is not None:
+            await trio.sleep_until(when)
+            when = self._keepalive_step(trio.current_time())
 
     # ------------------------------------------------------------------ send
 
@@ -336,8 +338,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             else:
                 await self._writer.flush()
         except TRANSPORT_ERRORS as exc:
-            if self._close_cause is None:
-                self._close_cause = exc
+            self._record_cause(exc)
             await self._abort()
             # The recorded cause (e.g. a keepalive timeout that closed the
             # stream under this write) says more than the write's own error.
@@ -433,14 +434,15 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         sweeper = self._sweeper
         if queue.closed:
             raise trio.EndOfChannel
-        if sweeper is None or self._reader_started:
+        reading = self._reading
+        if sweeper is None or not reading.may_read_inline:
             return await queue.get()
-        if self._inline:  # another task reads inline: let a reader serve both
+        if reading.inline_now:  # another task reads inline: let a reader serve both
             self._ensure_reader()
             return await queue.get()
         sweeper.back(self)
         try:
-            while not self._reader_started:
+            while reading.may_read_inline:
                 await self._read_inline()
                 item = queue.take()
                 if item is not EMPTY:
@@ -449,13 +451,13 @@ class WebSocket(Closing, trio.abc.AsyncResource):
                     raise trio.EndOfChannel
             return await queue.get()
         finally:
-            if not self._reader_started and not self._reader_finished:
+            if reading.may_read_inline:
                 sweeper.away(self, trio.current_time())
 
     async def _decide(self, incoming: Incoming, mode: Mode) -> None:
         """Take a fragmented message whole or streamed; resume parsing."""
         incoming.decide(mode)
-        if not self._reader_started and self._incoming is incoming:
+        if self._reading.may_read_inline and self._incoming is incoming:
             await self._resume_inline(stream=mode is Mode.STREAM)
 
     get_message = receive  # trio-websocket name
@@ -502,7 +504,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         _check_control_payload(payload)
         self._protocol.send_ping(payload)
         pending = self._pings.add(payload, trio.current_time())
-        if not self._inline:
+        if not self._reading.inline_now:
             self._ensure_reader()  # someone must read the pong
         try:
             await self._send_or_close()

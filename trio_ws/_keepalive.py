@@ -1,49 +1,25 @@
-"""Keepalive: a ping every ``ping_interval`` seconds, each under a cancel scope."""
+"""Pings waiting for their pong, and the keepalive timeout error.
+
+The keepalive rule itself (when to ping, when a pong is late) is one method,
+``_keepalive_step`` of the connection, run by the server's sweeper or by the
+connection's own keepalive task."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
 
-from ._exceptions import ConnectionClosed, ConnectionTimeout
-from ._options import seconds
+from ._exceptions import ConnectionTimeout
 
-__all__ = ["KeepaliveTimeout", "PendingPing", "PingTracker", "keepalive"]
+__all__ = ["KeepaliveTimeout", "PendingPing", "PingTracker"]
 
 
 class KeepaliveTimeout(ConnectionTimeout):
     """No pong arrived within ``ping_timeout``; the connection was closed with 1011."""
 
-
-async def keepalive(
-    ping: Callable[[], Awaitable[float]],
-    fail: Callable[[KeepaliveTimeout], Awaitable[None]],
-    interval: float,
-    pong_timeout: float | None,
-) -> None:
-    """Call ``ping()`` every ``interval`` seconds; ``fail()`` on a missed pong.
-
-    Args:
-        ping: sends a ping and waits for its pong (``WebSocket.ping``);
-            raises :class:`ConnectionClosed` once the connection is closed.
-        fail: closes the connection (with 1011) because of the timeout.
-
-    Never raises: a closed connection simply ends the loop.
-    """
-    while True:
-        await trio.sleep(interval)
-        with trio.move_on_after(seconds(pong_timeout)) as scope:
-            try:
-                await ping()
-            except ConnectionClosed:
-                return
-        if scope.cancelled_caught:
-            await fail(
-                KeepaliveTimeout(f"no pong within {pong_timeout} s of a keepalive ping")
-            )
-            return
+    @classmethod
+    def after(cls, timeout: float) -> KeepaliveTimeout:
+        return cls(f"no pong within {timeout} s of a keepalive ping")
 
 
 @attrs.define

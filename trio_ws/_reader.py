@@ -35,15 +35,18 @@ from ._core._events import (
     ProtocolFailure,
     TextMessage,
 )
-from ._core._protocol import Role, State
+from ._core._protocol import State
 from ._options import seconds
 from ._state import ConnectionState
 from ._streaming import Incoming, Mode, QueueItem
+from ._who_reads import Reading
 from ._writer import TRANSPORT_ERRORS
 
 __all__ = ["Reader"]
 
 logger = logging.getLogger("trio_ws")
+
+_PEER_EOF = CloseReason(1006, "the peer closed the connection without a close frame")
 
 
 class Reader(ConnectionState):
@@ -73,8 +76,8 @@ class Reader(ConnectionState):
         except TRANSPORT_ERRORS as exc:
             if self._aborting:
                 cancelled = True  # _abort() closed the stream under us
-            elif self._close_cause is None:
-                self._close_cause = exc
+            else:
+                self._record_cause(exc)
         except trio.Cancelled:
             # Whoever cancelled us (aclose, _fail, a cancelled nursery) knows
             # better why the connection ends: leave the reason to _abort.
@@ -122,7 +125,7 @@ class Reader(ConnectionState):
             if isinstance(event, Pong):
                 self._pings.resolve(event.payload, trio.current_time())
             elif isinstance(event, ProtocolFailure):
-                self._close_cause = event.error
+                self._record_cause(event.error)
                 logger.debug("peer broke the protocol: %s", event.error)
             return None
         return None if self._discard_messages else item
@@ -137,7 +140,8 @@ class Reader(ConnectionState):
         Hands over to the reader task when the connection leaves the
         ordinary flow of messages.
         """
-        self._inline = True
+        reading = self._reading
+        reading.move(Reading.INLINE)
         protocol = self._protocol
         try:
             if self._leftover:
@@ -147,8 +151,8 @@ class Reader(ConnectionState):
                 try:
                     received = await self._read_once()
                 except TRANSPORT_ERRORS as exc:
-                    if not self._aborting and self._close_cause is None:
-                        self._close_cause = exc
+                    if not self._aborting:
+                        self._record_cause(exc)
                     self._finish(record_reason=not self._aborting)
                     return
                 if not self._feed(received):
@@ -157,12 +161,13 @@ class Reader(ConnectionState):
                     return
             self._deliver_inline()
             if protocol.pending_failure is not None:
-                self._reader_wanted = True  # the reader task fails it in order
+                self._ensure_reader()  # the reader task fails it in order
         finally:
-            self._inline = False
-            if self._reader_wanted:
+            if reading.state is Reading.HANDOVER:
                 self._start_reader()
-        if self._reader_started:
+            elif reading.state is Reading.INLINE:
+                reading.move(Reading.NOBODY)
+        if reading.by_task:
             return  # (the reader task writes what is queued itself)
         if self._protocol.state is State.CLOSED:
             await self._close_inline()
@@ -245,8 +250,8 @@ class Reader(ConnectionState):
             try:
                 await self._writer.flush()
             except TRANSPORT_ERRORS as exc:
-                if record_error and self._close_cause is None:
-                    self._close_cause = exc
+                if record_error:
+                    self._record_cause(exc)
             if then_close:
                 # (Closing is not bounded by the deadline: it does no I/O that
                 # can wait, see _close_stream. The flush was the checkpoint.)
@@ -255,22 +260,19 @@ class Reader(ConnectionState):
     def _peer_eof(self) -> None:
         """The transport ended before the closing handshake did."""
         self._protocol.receive_data(b"")
-        self._close_reason = CloseReason(
-            1006, "the peer closed the connection without a close frame"
-        )
+        self._record_reason(_PEER_EOF)
 
     def _ensure_reader(self) -> None:
         """Make sure the reader task runs (now, or after the inline read)."""
-        if self._reader_started or self._reader_finished:
-            return
-        self._reader_wanted = True
-        if not self._inline:
+        reading = self._reading
+        if reading.state is Reading.INLINE:
+            reading.move(Reading.HANDOVER)
+        elif reading.state is Reading.NOBODY:
             self._start_reader()
 
     def _start_reader(self) -> None:
-        if self._reader_started or self._reader_finished:
-            return
-        self._reader_started = True
+        """NOBODY or HANDOVER -> TASK: start the reader task."""
+        self._reading.move(Reading.TASK)
         if self._sweeper is not None:
             self._sweeper.forget(self)  # no more hand-over checks
         assert self._nursery is not None
@@ -286,7 +288,7 @@ class Reader(ConnectionState):
         not receive.
         """
         protocol = self._protocol
-        self._close_cause = protocol.pending_failure
+        self._record_cause(protocol.pending_failure)
         reached = self._failure_reached = trio.Event()
         with trio.move_on_after(seconds(self._options.close_timeout)):
             if not self._discard_messages:
@@ -308,7 +310,7 @@ class Reader(ConnectionState):
         with contextlib.suppress(*TRANSPORT_ERRORS):
             # Let a write in progress (a write helper's) finish first.
             await self._writer.flush()
-        if self._protocol.role is Role.CLIENT:
+        if not self._protocol.closes_transport_first:
             with trio.move_on_after(seconds(self._options.close_timeout)):
                 while await self._stream.receive_some(self._options.receive_size):
                     pass
@@ -316,12 +318,11 @@ class Reader(ConnectionState):
 
     def _finish(self, *, record_reason: bool) -> None:
         """Record the close reason and wake everyone waiting on the connection."""
-        if record_reason and self._close_reason is None:
-            reason = self._protocol.close_reason
-            self._close_reason = reason if reason is not None else CloseReason(1006)
+        if record_reason:
+            self._record_reason()
         self._queue.close()
         self._pings.wake_all()
-        self._reader_finished = True
+        self._reading.move(Reading.DONE)
         if self._reader_done is not None:
             self._reader_done.set()
 

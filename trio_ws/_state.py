@@ -25,6 +25,7 @@ from ._options import ConnectionOptions
 from ._queue import MessageQueue
 from ._streaming import Incoming, QueueItem
 from ._sweeper import Sweeper
+from ._who_reads import WhoReads
 from ._writer import Writer
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ class ConnectionState:
         "_fragmenting",
         "_helpers_scope",
         "_incoming",
-        "_inline",
         "_keepalive_ping",
         "_leftover",
         "_local",
@@ -56,9 +56,7 @@ class ConnectionState:
         "_protocol",
         "_queue",
         "_reader_done",
-        "_reader_finished",
-        "_reader_started",
-        "_reader_wanted",
+        "_reading",
         "_receive_generation",
         "_receives_without_yield",
         "_remote",
@@ -109,17 +107,12 @@ class ConnectionState:
         self._close_reason: CloseReason | None = None
         self._close_cause: BaseException | None = None
         self._discard_messages = False
-        # Set when the reader task has ended; the event only exists once
-        # someone waits for it (an Event costs ~0.4 KiB per connection).
-        self._reader_finished = False
-        # Who reads (see _reader.py): the reader task once started, else the
-        # receiving task inline (a server's plain connections only).
-        self._reader_started = False
-        self._reader_wanted = False
-        self._inline = False
+        # Who reads the transport (see _who_reads.py).
+        self._reading = WhoReads()
         self._sweeper: Sweeper | None = None
         # The sweeper's keepalive ping waiting for its pong.
         self._keepalive_ping: PendingPing | None = None
+        # Set when reading is over; created only once someone waits for it.
         self._reader_done: trio.Event | None = None
         self._stream_closed = False
         self._helpers_scope: trio.CancelScope | None = None
@@ -137,6 +130,22 @@ class ConnectionState:
     def _released(self) -> bool:
         """True once the close reason is known and the stream is closed."""
         return self._stream_closed and self._close_reason is not None
+
+    def _record_cause(self, cause: BaseException | None) -> None:
+        """Record why the connection ended: the first cause wins."""
+        if self._close_cause is None:
+            self._close_cause = cause
+
+    def _record_reason(self, reason: CloseReason | None = None) -> None:
+        """Record how the connection ended, once (the first reason wins).
+
+        ``None``: the closing handshake's reason (the peer's close frame, or
+        the protocol failure's code), else 1006.
+        """
+        if self._close_reason is None:
+            if reason is None:
+                reason = self._protocol.close_reason or CloseReason(1006)
+            self._close_reason = reason
 
     def _closed_error(self) -> ConnectionClosed:
         reason = self._close_reason
