@@ -13,7 +13,7 @@ import trio.testing
 from trio_ws import WebSocket, open_websocket_url
 from trio_ws._core._events import CloseReceived, Ping
 from trio_ws._core._protocol import Protocol
-from trio_ws._sweeper import READER_HANDOFF_DELAY
+from trio_ws.connection._sweeper import READER_HANDOFF_DELAY
 
 from .conftest import TEST_TIMEOUT, open_raw, start_server
 

@@ -7,12 +7,12 @@ import trio
 import trio.testing
 
 from trio_ws import ConnectionRejected, WebSocket, WebSocketServer, open_websocket_url
-from trio_ws._admission import (
+from trio_ws._core import _handshake as hs
+from trio_ws.server._admission import (
     BUSY_ANSWER_TIMEOUT,
     BUSY_RETRY_AFTER,
     MAX_BUSY_ANSWERS,
 )
-from trio_ws._core import _handshake as hs
 
 from .conftest import (
     TEST_TIMEOUT,

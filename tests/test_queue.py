@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_ws._queue import MessageQueue
+from trio_ws.connection._queue import MessageQueue
 
 
 async def test_fifo_and_nowait() -> None:

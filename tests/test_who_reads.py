@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from trio_ws._who_reads import Reading, WhoReads
+from trio_ws.connection._who_reads import Reading, WhoReads
 
 ALLOWED = {
     (Reading.NOBODY, Reading.INLINE),

@@ -11,7 +11,7 @@ import trio
 import trio.testing
 
 from trio_ws import ConnectionClosed, WebSocket, WriteTimeout, wrap_server_stream
-from trio_ws._writer import WRITE_TIMEOUT_CHUNK
+from trio_ws.connection._writer import WRITE_TIMEOUT_CHUNK
 
 from .conftest import RawPeer
 

@@ -15,14 +15,6 @@ Client::
         print(await ws.receive())
 """
 
-from ._client import (
-    connect_websocket,
-    connect_websocket_url,
-    open_websocket,
-    open_websocket_url,
-    wrap_client_stream,
-)
-from ._connection import Endpoint, WebSocket
 from ._core._deflate import DeflateOptions
 from ._core._events import CloseReason
 from ._core._frames import CloseCode
@@ -39,14 +31,27 @@ from ._exceptions import (
     RemoteProtocolError,
     WebSocketError,
 )
-from ._keepalive import KeepaliveTimeout
-from ._listeners import ReusePortUnavailable, open_reuse_port_listeners
 from ._options import ConnectionOptions
-from ._pubsub import LocalPubSub, PubSub, Subscription
-from ._server import Response, WebSocketServer, serve_websocket, wrap_server_stream
-from ._statistics import WebSocketStatistics
-from ._streaming import MessageStream
-from ._writer import WriteTimeout
+from .client._client import (
+    connect_websocket,
+    connect_websocket_url,
+    open_websocket,
+    open_websocket_url,
+    wrap_client_stream,
+)
+from .connection._keepalive import KeepaliveTimeout
+from .connection._statistics import WebSocketStatistics
+from .connection._streaming import MessageStream
+from .connection._websocket import Endpoint, WebSocket
+from .connection._writer import WriteTimeout
+from .pubsub._local import LocalPubSub, PubSub, Subscription
+from .server._listeners import ReusePortUnavailable, open_reuse_port_listeners
+from .server._server import (
+    Response,
+    WebSocketServer,
+    serve_websocket,
+    wrap_server_stream,
+)
 
 __version__ = "0.1.0.dev0"
 

@@ -32,12 +32,12 @@ from collections.abc import Sequence
 
 import trio
 
-from ._client import open_websocket_url
-from ._connection import WebSocket
 from ._core import _handshake as hs
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionClosed, ConnectionRejected, WebSocketError
-from ._server import serve_websocket
+from .client._client import open_websocket_url
+from .connection._websocket import WebSocket
+from .server._server import serve_websocket
 
 __all__ = ["main"]
 

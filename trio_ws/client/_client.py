@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ._connection import WebSocket
-from ._core import _handshake as hs
-from ._core._deflate import DeflateParams, client_accept, client_offer
-from ._core._protocol import Role
-from ._core._url import WebSocketURL, parse_url
-from ._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
-from ._options import ConnectionOptions, OptionsDict, seconds
-from ._scopes import hidden_nursery
+from .._core import _handshake as hs
+from .._core._deflate import DeflateParams, client_accept, client_offer
+from .._core._protocol import Role
+from .._core._url import WebSocketURL, parse_url
+from .._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
+from .._options import ConnectionOptions, OptionsDict, seconds
+from .._scopes import hidden_nursery
+from ..connection._websocket import WebSocket
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -27,7 +27,7 @@ from collections.abc import (
 
 import trio
 
-from ._core._events import MessageChunk
+from .._core._events import MessageChunk
 
 __all__ = [
     "Fragments",

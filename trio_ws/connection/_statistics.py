@@ -6,9 +6,9 @@ from typing import Literal
 
 import attrs
 
-from ._core._events import CloseReason
-from ._core._interface import ProtocolLike
-from ._core._protocol import State
+from .._core._events import CloseReason
+from .._core._interface import ProtocolLike
+from .._core._protocol import State
 from ._keepalive import PingTracker
 
 __all__ = ["WebSocketStatistics", "snapshot"]

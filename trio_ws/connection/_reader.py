@@ -26,7 +26,7 @@ from collections.abc import Awaitable
 
 import trio
 
-from ._core._events import (
+from .._core._events import (
     BinaryMessage,
     CloseReason,
     MessageChunk,
@@ -35,8 +35,8 @@ from ._core._events import (
     ProtocolFailure,
     TextMessage,
 )
-from ._core._protocol import State
-from ._options import seconds
+from .._core._protocol import State
+from .._options import seconds
 from ._state import ConnectionState
 from ._streaming import Incoming, Mode, QueueItem
 from ._who_reads import Reading

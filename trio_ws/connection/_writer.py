@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import trio
 
-from ._core._interface import ProtocolLike
-from ._exceptions import ConnectionTimeout
+from .._core._interface import ProtocolLike
+from .._exceptions import ConnectionTimeout
 
 __all__ = [
     "MAX_DEFERRED_BYTES",

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ._core._events import CloseReason
-from ._core._interface import ProtocolLike
+from .._core._events import CloseReason
+from .._core._interface import ProtocolLike
+from .._exceptions import ConnectionClosed
+from .._options import ConnectionOptions
 from ._endpoint import endpoint_of
-from ._exceptions import ConnectionClosed
 from ._keepalive import PendingPing, PingTracker
-from ._options import ConnectionOptions
 from ._queue import MessageQueue
 from ._streaming import Incoming, QueueItem
 from ._sweeper import Sweeper
@@ -29,7 +29,7 @@ from ._who_reads import WhoReads
 from ._writer import Writer
 
 if TYPE_CHECKING:
-    from ._core._handshake import Request
+    from .._core._handshake import Request
 
 __all__ = ["ConnectionState"]
 

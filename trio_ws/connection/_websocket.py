@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING, cast
 
 import trio
 
-from ._closing import Closing
-from ._core._events import (
+from .._core._events import (
     CloseReason,
     MessageChunk,
 )
-from ._core._frames import MAX_CONTROL_PAYLOAD
-from ._core._protocol import Role, State
+from .._core._frames import MAX_CONTROL_PAYLOAD
+from .._core._protocol import Role, State
+from .._exceptions import ConnectionClosed, LocalProtocolError
+from .._scopes import hidden_nursery
+from ._closing import Closing
 from ._endpoint import Endpoint
-from ._exceptions import ConnectionClosed, LocalProtocolError
 from ._queue import EMPTY
-from ._scopes import hidden_nursery
 from ._statistics import WebSocketStatistics, snapshot
 from ._streaming import (
     Fragments,
@@ -48,7 +48,7 @@ from ._who_reads import Reading
 from ._writer import TRANSPORT_ERRORS
 
 if TYPE_CHECKING:
-    from ._core._handshake import Request
+    from .._core._handshake import Request
 
 __all__ = ["Endpoint", "WebSocket"]
 

@@ -14,10 +14,10 @@ import os
 
 import trio
 
-from ._core._events import CloseReason
-from ._core._protocol import State
+from .._core._events import CloseReason
+from .._core._protocol import State
+from .._options import seconds
 from ._keepalive import KeepaliveTimeout
-from ._options import seconds
 from ._reader import Reader
 from ._streaming import Incoming, Mode
 from ._writer import TRANSPORT_ERRORS

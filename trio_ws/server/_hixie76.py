@@ -15,12 +15,16 @@ from collections.abc import Sequence
 import attrs
 import trio
 
-from ._connection import WebSocket
-from ._core._handshake import Request
-from ._core._hixie76 import Key3Reader, build_hixie76_response, validate_hixie76_request
-from ._core._hixie76_protocol import Hixie76Protocol
-from ._core._protocol import Role
-from ._options import ConnectionOptions
+from .._core._handshake import Request
+from .._core._hixie76 import (
+    Key3Reader,
+    build_hixie76_response,
+    validate_hixie76_request,
+)
+from .._core._hixie76_protocol import Hixie76Protocol
+from .._core._protocol import Role
+from .._options import ConnectionOptions
+from ..connection._websocket import WebSocket
 
 __all__ = ["DRAFT76_DISABLED", "hixie76_handshake"]
 

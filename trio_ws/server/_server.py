@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from ._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
-from ._connection import WebSocket
-from ._core import _handshake as hs
-from ._core._deflate import server_negotiate
-from ._core._hixie76 import is_hixie76_request
-from ._core._protocol import Role
-from ._endpoint import endpoint_of
-from ._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
-from ._hixie76_server import DRAFT76_DISABLED, hixie76_handshake
-from ._listeners import open_reuse_port_listeners
-from ._options import ConnectionOptions, OptionsDict, seconds
-from ._scopes import collapse, reraise
-from ._sweeper import Sweeper
+from .._core import _handshake as hs
+from .._core._deflate import server_negotiate
+from .._core._hixie76 import is_hixie76_request
+from .._core._protocol import Role
+from .._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
+from .._options import ConnectionOptions, OptionsDict, seconds
+from .._scopes import collapse, reraise
+from ..connection._endpoint import endpoint_of
+from ..connection._sweeper import Sweeper
+from ..connection._websocket import WebSocket
+from ..server._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
+from ..server._hixie76 import DRAFT76_DISABLED, hixie76_handshake
+from ..server._listeners import open_reuse_port_listeners
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -16,9 +16,9 @@ import ssl
 
 import trio
 
-from ._core import _handshake as hs
-from ._exceptions import InvalidHandshake
-from ._options import ConnectionOptions
+from .._core import _handshake as hs
+from .._exceptions import InvalidHandshake
+from .._options import ConnectionOptions
 
 __all__ = [
     "BUSY_ANSWER_TIMEOUT",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from ._core._endpoint import Endpoint
+from .._core._endpoint import Endpoint
 
 __all__ = ["Endpoint", "endpoint_of"]
 

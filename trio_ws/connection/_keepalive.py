@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 import trio
 
-from ._exceptions import ConnectionTimeout
+from .._exceptions import ConnectionTimeout
 
 __all__ = ["KeepaliveTimeout", "PendingPing", "PingTracker"]
 
