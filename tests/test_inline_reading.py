@@ -33,7 +33,7 @@ async def test_echo_runs_on_the_handler_task_alone(nursery: trio.Nursery) -> Non
                 await ws.send(f"m{i}")
                 assert await ws.receive() == f"m{i}"
             # No reader task was needed: the handler read the socket itself.
-            assert seen[0]._reading.may_read_inline  # no reader task started
+            assert seen[0]._reader.who.may_read_inline  # no reader task started
     await server.aclose()
 
 

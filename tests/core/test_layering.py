@@ -153,11 +153,6 @@ def test_at_most_eight_modules_directly_in_the_package() -> None:
     assert len(flat) <= 8, flat
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19 item 3 is open: WebSocket still chains ConnectionState -> "
-    "Reader -> Closing; see docs/architecture.rst, 'What is left'",
-)
 def test_websocket_is_one_class_of_ours_over_trio() -> None:
     """Composition, not a chain of mixins (issue 19)."""
     from trio_ws import WebSocket

@@ -1,17 +1,21 @@
-"""Pings waiting for their pong, and the keepalive timeout error.
+"""Keepalive: the rule (when to ping, when a pong is late), the pings
+waiting for their pong, and the timeout error.
 
-The keepalive rule itself (when to ping, when a pong is late) is one method,
-``_keepalive_step`` of the connection, run by the server's sweeper or by the
-connection's own keepalive task."""
+The rule (:class:`KeepaliveRule`) decides; the connection acts on it
+(``WebSocket._keepalive_step``), called by the server's sweeper or by the
+connection's own keepalive task: one rule, whoever keeps the time.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import attrs
 import trio
 
 from .._exceptions import ConnectionTimeout
 
-__all__ = ["KeepaliveTimeout", "PendingPing", "PingTracker"]
+__all__ = ["KeepaliveRule", "KeepaliveTimeout", "PendingPing", "PingTracker"]
 
 
 class KeepaliveTimeout(ConnectionTimeout):
@@ -20,6 +24,39 @@ class KeepaliveTimeout(ConnectionTimeout):
     @classmethod
     def after(cls, timeout: float) -> KeepaliveTimeout:
         return cls(f"no pong within {timeout} s of a keepalive ping")
+
+
+class KeepaliveRule:
+    """A ping every ``interval`` seconds; its pong due within ``timeout``."""
+
+    __slots__ = ("interval", "pending", "timeout")
+
+    def __init__(self, interval: float, timeout: float | None) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        # The keepalive ping waiting for its pong.
+        self.pending: PendingPing | None = None
+
+    def step(
+        self, now: float, send_ping: Callable[[float], PendingPing]
+    ) -> float | KeepaliveTimeout:
+        """Ping (with ``send_ping(now)``) or check the pending ping.
+
+        Returns when to be called next, or the timeout error when the pong
+        is late (the connection must be failed with 1011).
+        """
+        interval, timeout = self.interval, self.timeout
+        ping = self.pending
+        if ping is None:
+            self.pending = send_ping(now)
+            # Look again when the next ping is due or the pong is late.
+            return now + (interval if timeout is None else min(interval, timeout))
+        if ping.answered_at is not None:
+            self.pending = None
+            return max(now, ping.sent_at + interval)
+        if timeout is not None and now - ping.sent_at >= timeout:
+            return KeepaliveTimeout.after(timeout)
+        return now + interval if timeout is None else ping.sent_at + timeout
 
 
 @attrs.define

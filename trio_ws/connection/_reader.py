@@ -1,16 +1,16 @@
-"""The reader task of a connection: transport -> protocol -> message queue.
+"""Reading a connection: transport -> protocol -> message queue.
 
-A mixin of :class:`~._connection.WebSocket` (the class is big enough without
-it). Someone reads the stream, feeds the sans-I/O protocol, writes what the
-protocol answers (pongs, close echoes), and hands messages, chunks and
-fragmented-message markers to the queue. Two ways:
+One object per connection owns everything about reading: who reads (the
+table in _who_reads.py), the read itself, handing the protocol's events to
+the message queue, and what happens when reading ends. Two ways to read,
+one read step (:meth:`Reader._read_step`) shared by both:
 
-- the reader task (:meth:`Reader._reader`): reads until the connection ends,
+- the reader task (:meth:`Reader.run`): reads until the connection ends,
   waiting when the queue is full (backpressure), and ends the connection
   when the closing handshake is done, the peer failed, or the transport
   died. It never raises: it records why the connection ended. Clients, TLS
   connections and streams wrapped by hand start it at once.
-- inline (:meth:`Reader._read_inline`), on plain server connections: the
+- inline (:meth:`Reader.wait_item`), on plain server connections: the
   handler's own task reads while it waits in ``receive()``, which saves a
   task hand-off per message. Anything out of the ordinary (the peer's close
   frame or fault, end of file, aclose(), a ping waiting for its pong, a
@@ -35,12 +35,16 @@ from .._core._events import (
     ProtocolFailure,
     TextMessage,
 )
+from .._core._interface import ProtocolLike
 from .._core._protocol import State
-from .._options import seconds
-from ._state import ConnectionState
+from .._options import ConnectionOptions, seconds
+from ._ending import Ending
+from ._keepalive import PingTracker
+from ._queue import EMPTY, MessageQueue
 from ._streaming import Incoming, Mode, QueueItem
-from ._who_reads import Reading
-from ._writer import TRANSPORT_ERRORS
+from ._sweeper import Sweepable, Sweeper
+from ._who_reads import Reading, WhoReads
+from ._writer import TRANSPORT_ERRORS, Writer
 
 __all__ = ["Reader"]
 
@@ -49,12 +53,109 @@ logger = logging.getLogger("trio_ws")
 _PEER_EOF = CloseReason(1006, "the peer closed the connection without a close frame")
 
 
-class Reader(ConnectionState):
-    """The reader half of a WebSocket (its state is in ConnectionState)."""
+class Reader:
+    """The reading side of one connection.
 
-    __slots__ = ()
+    Args:
+        stream, protocol, options: the connection's.
+        queue: where messages go (``receive()`` takes them out).
+        pings: resolved by the peer's pongs.
+        writer: writes what the protocol answers (pongs, the close echo).
+        ending: where the end of the connection is recorded.
+        leftover: bytes read past the opening handshake.
 
-    async def _reader(self) -> None:
+    Attributes:
+        who: who reads now (:class:`WhoReads`).
+        discard: set by ``aclose()``: messages arriving from now on are
+            dropped instead of queued.
+    """
+
+    __slots__ = (
+        "_done_event",
+        "_ending",
+        "_failure_reached",
+        "_incoming",
+        "_key",
+        "_leftover",
+        "_nursery",
+        "_options",
+        "_pings",
+        "_protocol",
+        "_queue",
+        "_stream",
+        "_sweeper",
+        "_writer",
+        "discard",
+        "who",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: ProtocolLike,
+        options: ConnectionOptions,
+        *,
+        queue: MessageQueue[QueueItem],
+        pings: PingTracker,
+        writer: Writer,
+        ending: Ending,
+        leftover: bytes = b"",
+    ) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._options = options
+        self._queue = queue
+        self._pings = pings
+        self._writer = writer
+        self._ending = ending
+        self._leftover = leftover
+        self.who = WhoReads()
+        self.discard = False
+        # The fragmented message waiting for receive() or receive_stream().
+        self._incoming: Incoming | None = None
+        # Created only when a peer fault has to wait for the user (rare).
+        self._failure_reached: trio.Event | None = None
+        # Set when reading is over; created only once someone waits for it.
+        self._done_event: trio.Event | None = None
+        self._nursery: trio.Nursery | None = None
+        # With a sweeper (plain server connections): the handler reads
+        # inline, and the sweeper hands over to a task when it stays away;
+        # ``key`` is what the sweeper knows the connection by.
+        self._sweeper: Sweeper | None = None
+        self._key: Sweepable | None = None
+
+    def attach(
+        self, nursery: trio.Nursery, sweeper: Sweeper | None, key: Sweepable
+    ) -> None:
+        """Where the reader task will run, and the sweeper (None: read by a
+        task from the start; call :meth:`start_task` then)."""
+        self._nursery = nursery
+        self._sweeper = sweeper
+        self._key = key
+
+    # ------------------------------------------------------------ the task
+
+    def ensure_task(self) -> None:
+        """Make sure the reader task runs (now, or after the inline read)."""
+        who = self.who
+        if who.state is Reading.INLINE:
+            who.move(Reading.HANDOVER)
+        elif who.state is Reading.NOBODY:
+            self.start_task()
+
+    def start_task(self, *, spawn: bool = True) -> None:
+        """NOBODY or HANDOVER -> TASK: start the reader task (``spawn=False``:
+        the caller runs :meth:`run` itself)."""
+        self.who.move(Reading.TASK)
+        if self._sweeper is not None:
+            self._sweeper.forget(self._key)  # no more hand-over checks
+        if spawn:
+            assert self._nursery is not None
+            self._nursery.start_soon(self.run)
+
+    async def run(self) -> None:
+        """The reader task: read until the connection ends; never raises
+        but Cancelled (it records why the connection ended)."""
         protocol = self._protocol
         cancelled = False
         try:
@@ -70,17 +171,16 @@ class Reader(ConnectionState):
                 if protocol.state is State.CLOSED:
                     await self._after_close_handshake()
                     return
-                if not self._feed(await self._read_once()):
-                    self._peer_eof()
+                if not await self._read_step():
                     return
         except TRANSPORT_ERRORS as exc:
-            if self._aborting:
-                cancelled = True  # _abort() closed the stream under us
+            if self._ending.aborting:
+                cancelled = True  # abort() closed the stream under us
             else:
-                self._record_cause(exc)
+                self._ending.record_cause(exc)
         except trio.Cancelled:
-            # Whoever cancelled us (aclose, _fail, a cancelled nursery) knows
-            # better why the connection ends: leave the reason to _abort.
+            # Whoever cancelled us (aclose, a failure, a cancelled nursery)
+            # knows better why the connection ends: leave the reason to it.
             cancelled = True
             raise
         finally:
@@ -106,7 +206,7 @@ class Reader(ConnectionState):
                 return
             # Parsing stopped at a fragmented message: the user's next
             # receive() or receive_stream() says how to take it.
-            if self._discard_messages:
+            if self.discard:
                 incoming.decide(Mode.DISCARD)
             mode = await incoming.wait()
             self._incoming = None
@@ -125,62 +225,23 @@ class Reader(ConnectionState):
             if isinstance(event, Pong):
                 self._pings.resolve(event.payload, trio.current_time())
             elif isinstance(event, ProtocolFailure):
-                self._record_cause(event.error)
+                self._ending.record_cause(event.error)
                 logger.debug("peer broke the protocol: %s", event.error)
             return None
-        return None if self._discard_messages else item
+        return None if self.discard else item
 
-    # ------------------------------------------------------------ inline
+    # ------------------------------------------------------ the read step
 
-    async def _read_inline(self) -> None:
-        """Read once in the caller's task (inside receive()), deliver the events.
+    async def _read_step(self) -> bool:
+        """Read once and feed the protocol; False at end of stream (recorded).
 
-        Only while no reader task runs. The queue is empty when this is
-        called, so the overflow past its capacity is bounded by one read.
-        Hands over to the reader task when the connection leaves the
-        ordinary flow of messages.
+        The one read of both ways of reading. Transport errors propagate.
         """
-        reading = self._reading
-        reading.move(Reading.INLINE)
-        protocol = self._protocol
-        try:
-            if self._leftover:
-                protocol.receive_data(self._leftover)
-                self._leftover = b""
-            else:
-                try:
-                    received = await self._read_once()
-                except TRANSPORT_ERRORS as exc:
-                    if not self._aborting:
-                        self._record_cause(exc)
-                    self._finish(record_reason=not self._aborting)
-                    return
-                if not self._feed(received):
-                    self._peer_eof()
-                    self._finish(record_reason=False)
-                    return
-            self._deliver_inline()
-            if protocol.pending_failure is not None:
-                self._ensure_reader()  # the reader task fails it in order
-        finally:
-            if reading.state is Reading.HANDOVER:
-                self._start_reader()
-            elif reading.state is Reading.INLINE:
-                reading.move(Reading.NOBODY)
-        if reading.by_task:
-            return  # (the reader task writes what is queued itself)
-        if self._protocol.state is State.CLOSED:
-            await self._close_inline()
-        elif self._protocol.has_data_to_send:
-            await self._write_soon()
-
-    async def _close_inline(self) -> None:
-        """The close frames crossed while reading inline: on a server (the
-        only side that reads inline) write the echo and close TCP at once
-        (RFC 6455 7.1.1), shielded, bounded by ``close_timeout``."""
-        # (The peer's close frame says why it ended: a failed echo adds nothing.)
-        await self._flush_shielded(record_error=False, then_close=True)
-        self._finish(record_reason=True)
+        if self._feed(await self._read_once()):
+            return True
+        self._protocol.receive_data(b"")
+        self._ending.record_reason(_PEER_EOF)
+        return False
 
     def _read_once(self) -> Awaitable[bytes | bytearray | int]:
         """The next read from the transport: await it, then give what it
@@ -190,7 +251,7 @@ class Reader(ConnectionState):
         straight into the memory the protocol keeps for it (no bytes object
         per read, no copy out of it); otherwise, ``receive_some``. (A plain
         method, not a coroutine: an idle connection waits in this read, and
-        one more coroutine frame would cost it ~0.3 KiB.)
+        one more coroutine frame would cost memory on each of them.)
         """
         stream = self._stream
         if type(stream) is trio.SocketStream:
@@ -210,6 +271,87 @@ class Reader(ConnectionState):
             self._protocol.receive_data(received)
         return bool(received)
 
+    # ------------------------------------------------------------ inline
+
+    async def wait_item(self) -> QueueItem:
+        """Wait for the next queue item (the queue was empty): read inline
+        while no reader task runs.
+
+        Raises:
+            trio.EndOfChannel: reading is over and the queue is empty.
+        """
+        queue = self._queue
+        sweeper = self._sweeper
+        if queue.closed:
+            raise trio.EndOfChannel
+        who = self.who
+        if sweeper is None or not who.may_read_inline:
+            return await queue.get()
+        if who.inline_now:  # another task reads inline: let a reader serve both
+            self.ensure_task()
+            return await queue.get()
+        sweeper.back(self._key)
+        try:
+            while who.may_read_inline:
+                await self._read_inline()
+                item = queue.take()
+                if item is not EMPTY:
+                    return item  # type: ignore[return-value]
+                if queue.closed:
+                    raise trio.EndOfChannel
+            return await queue.get()
+        finally:
+            if who.may_read_inline:
+                assert self._key is not None
+                sweeper.away(self._key, trio.current_time())
+
+    async def _read_inline(self) -> None:
+        """Read once in the caller's task (inside receive()), deliver the events.
+
+        Only while no reader task runs. The queue is empty when this is
+        called, so the overflow past its capacity is bounded by one read.
+        Hands over to the reader task when the connection leaves the
+        ordinary flow of messages.
+        """
+        who = self.who
+        who.move(Reading.INLINE)
+        protocol = self._protocol
+        ending = self._ending
+        try:
+            if self._leftover:
+                protocol.receive_data(self._leftover)
+                self._leftover = b""
+            else:
+                try:
+                    more = await self._read_step()
+                except TRANSPORT_ERRORS as exc:
+                    if not ending.aborting:
+                        ending.record_cause(exc)
+                    self._finish(record_reason=not ending.aborting)
+                    return
+                if not more:
+                    self._finish(record_reason=False)
+                    return
+            self._deliver_inline()
+            if protocol.pending_failure is not None:
+                self.ensure_task()  # the reader task fails it in order
+        finally:
+            if who.state is Reading.HANDOVER:
+                self.start_task()
+            elif who.state is Reading.INLINE:
+                who.move(Reading.NOBODY)
+        if who.by_task:
+            return  # (the reader task writes what is queued itself)
+        if protocol.state is State.CLOSED:
+            # The close frames crossed while reading inline: on a server (the
+            # only side that reads inline) write the echo and close TCP at
+            # once (RFC 6455 7.1.1). The peer's close frame says why it
+            # ended: a failed echo adds nothing.
+            await self.flush_shielded(record_error=False, then_close=True)
+            self._finish(record_reason=True)
+        elif protocol.has_data_to_send:
+            await self.write_soon()
+
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""
         queue = self._queue
@@ -218,65 +360,51 @@ class Reader(ConnectionState):
             if item is not None:
                 queue.push(item)
 
-    async def _resume_inline(self, stream: bool) -> None:
-        """The user chose how to take a fragmented message: parse on (inline)."""
+    async def decide(self, incoming: Incoming, mode: Mode) -> None:
+        """The user takes a fragmented message whole or streamed: parse on."""
+        incoming.decide(mode)
+        if not self.who.may_read_inline or self._incoming is not incoming:
+            return  # (the reader task waits for the decision itself)
         self._incoming = None
         protocol = self._protocol
-        protocol.choose_message_mode(stream=stream)
+        protocol.choose_message_mode(stream=mode is Mode.STREAM)
         self._deliver_inline()
         if protocol.pending_failure is not None or protocol.state is State.CLOSED:
-            self._ensure_reader()  # it settles the end of the connection
+            self.ensure_task()  # it settles the end of the connection
         elif protocol.has_data_to_send:
-            await self._write_soon()
+            await self.write_soon()
 
-    async def _write_soon(self) -> None:
+    # ------------------------------------------------------------ writing
+
+    async def write_soon(self) -> None:
         """Write what the protocol answered (pongs, a close echo) without
         exposing the stream to the caller's cancellation: by a helper task,
         or shielded and bounded by ``close_timeout``."""
         if not self._writer.write_later(self._nursery):
-            await self._flush_shielded()
+            await self.flush_shielded()
 
-    async def _flush_shielded(
+    async def flush_shielded(
         self, *, record_error: bool = True, then_close: bool = False
     ) -> None:
         """Write what is queued, shielded from the caller's cancellation and
         bounded by ``close_timeout``; a transport error is recorded as the
         close cause (unless ``record_error`` is False). With ``then_close``,
         close the stream after, still shielded."""
-        # One scope both shields and bounds (a cancel scope costs ~5 us: this
-        # runs once per connection, on the close, and for every pong).
+        # One scope both shields and bounds (cancel scopes are not free, and
+        # this runs for every pong).
         deadline = trio.current_time() + seconds(self._options.close_timeout)
         with trio.CancelScope(shield=True, deadline=deadline):
             try:
                 await self._writer.flush()
             except TRANSPORT_ERRORS as exc:
                 if record_error:
-                    self._record_cause(exc)
+                    self._ending.record_cause(exc)
             if then_close:
                 # (Closing is not bounded by the deadline: it does no I/O that
-                # can wait, see _close_stream. The flush was the checkpoint.)
-                await self._close_stream(checkpoint=False)
+                # can wait, see Ending.close_stream. The flush checkpointed.)
+                await self._ending.close_stream(checkpoint=False)
 
-    def _peer_eof(self) -> None:
-        """The transport ended before the closing handshake did."""
-        self._protocol.receive_data(b"")
-        self._record_reason(_PEER_EOF)
-
-    def _ensure_reader(self) -> None:
-        """Make sure the reader task runs (now, or after the inline read)."""
-        reading = self._reading
-        if reading.state is Reading.INLINE:
-            reading.move(Reading.HANDOVER)
-        elif reading.state is Reading.NOBODY:
-            self._start_reader()
-
-    def _start_reader(self) -> None:
-        """NOBODY or HANDOVER -> TASK: start the reader task."""
-        self._reading.move(Reading.TASK)
-        if self._sweeper is not None:
-            self._sweeper.forget(self)  # no more hand-over checks
-        assert self._nursery is not None
-        self._nursery.start_soon(self._reader)
+    # ------------------------------------------------------------ the end
 
     async def _fail_in_order(self) -> None:
         """Fail the connection once the user has handled the earlier messages.
@@ -288,10 +416,10 @@ class Reader(ConnectionState):
         not receive.
         """
         protocol = self._protocol
-        self._record_cause(protocol.pending_failure)
+        self._ending.record_cause(protocol.pending_failure)
         reached = self._failure_reached = trio.Event()
         with trio.move_on_after(seconds(self._options.close_timeout)):
-            if not self._discard_messages:
+            if not self.discard:
                 await self._queue.put(None)
                 await reached.wait()
         protocol.fail_pending()
@@ -301,11 +429,16 @@ class Reader(ConnectionState):
         await self._writer.flush()
         await self._after_close_handshake()
 
-    async def _after_close_handshake(self) -> None:
-        """Close the transport once the close frames crossed (RFC 6455 7.1.1).
+    def reached_failure(self) -> None:
+        """The user got every message sent before the peer's fault: fail now."""
+        self._protocol.fail_pending()
+        if self._failure_reached is not None:
+            self._failure_reached.set()
 
-        The server closes TCP first; a client waits (up to ``close_timeout``)
-        for the server to do so, so that the server does not hold TIME_WAIT.
+    async def _after_close_handshake(self) -> None:
+        """Close the transport once the close frames crossed (RFC 6455 7.1.1):
+        the side the protocol names closes TCP first; the other waits (up to
+        ``close_timeout``) for it, so that the server does not hold TIME_WAIT.
         """
         with contextlib.suppress(*TRANSPORT_ERRORS):
             # Let a write in progress (a write helper's) finish first.
@@ -314,34 +447,44 @@ class Reader(ConnectionState):
             with trio.move_on_after(seconds(self._options.close_timeout)):
                 while await self._stream.receive_some(self._options.receive_size):
                     pass
-        await self._close_stream()
+        await self._ending.close_stream()
 
     def _finish(self, *, record_reason: bool) -> None:
-        """Record the close reason and wake everyone waiting on the connection."""
+        """Reading is over: record the close reason, wake every waiter."""
         if record_reason:
-            self._record_reason()
+            self._ending.record_reason()
         self._queue.close()
         self._pings.wake_all()
-        self._reading.move(Reading.DONE)
-        if self._reader_done is not None:
-            self._reader_done.set()
+        self.who.move(Reading.DONE)
+        if self._done_event is not None:
+            self._done_event.set()
 
-    async def _close_stream(self, *, checkpoint: bool = True) -> None:
-        """Close the transport at once (without a TLS close_notify).
-
-        ``checkpoint=False``: the caller has just checkpointed, so a plain
-        socket is closed without another trip through the scheduler.
-        """
-        if self._stream_closed:
+    async def wait_done(self) -> None:
+        """Wait until reading is over."""
+        if self.who.done:
             return
-        self._stream_closed = True
-        stream = self._stream
-        if type(stream) is trio.SocketStream:
-            # What SocketStream.aclose() does, minus aclose_forcefully's
-            # cancelled scope: that scope, and the Cancelled it raises, cost
-            # two more trips through the scheduler (~15 us per connection).
-            stream.socket.close()
-            if checkpoint:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-        else:
-            await trio.aclose_forcefully(stream)
+        if self._done_event is None:
+            self._done_event = trio.Event()
+        await self._done_event.wait()
+
+    def discard_all(self) -> None:
+        """Drop what is queued and whatever arrives from now on (aclose())."""
+        self.discard = True
+        queue = self._queue
+        while True:
+            try:
+                message = queue.get_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            if message is None:
+                self.reached_failure()
+            elif isinstance(message, Incoming):
+                message.decide(Mode.DISCARD)
+
+    def stop(self) -> None:
+        """The connection is torn down: wake a reader blocked on a full queue
+        or waiting for a receiving mode, and every ping waiter."""
+        self._queue.close()
+        if self._incoming is not None:
+            self._incoming.decide(Mode.DISCARD)
+        self._pings.wake_all()

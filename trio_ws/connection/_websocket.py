@@ -1,15 +1,21 @@
-"""The WebSocket connection object: the public API of a connection.
+"""The WebSocket connection: the public API of a connection, and the one
+object that coordinates its parts.
 
 Data flow::
 
     send() -> Protocol.send_* -> data_to_send() -> stream.send_all (Writer)
-    receive() <- queue <- reader (task or inline) <- Protocol.events() <- stream
+    receive() <- queue <- Reader (task or inline) <- Protocol.events() <- stream
 
-The layers below (see _state.py) hold the fields, the reading (_reader.py)
-and the closing (_closing.py). Helper tasks (reader, keepalive, write helper)
-run in a nursery the caller owns (the server's, or the client's). They never
+:class:`WebSocket` owns a few helpers, each with a narrow job: the sans-I/O
+protocol, the :class:`~._reader.Reader` (who reads, and reading), the
+:class:`~._writer.Writer` (one write at a time, in wire order), the
+:class:`~._ending.Ending` (why it ended, first cause wins), the message queue
+and the pings, and a :class:`~._keepalive.KeepaliveRule`. The closing
+handshake and failing the connection are its own methods, since they
+coordinate all of those. Helper tasks (reader, keepalive, write helper) run
+in a nursery the caller owns (the server's, or the client's). They never
 raise: they record why the connection ended, and the user's next call raises
-:class:`ConnectionClosed` chained to that cause.
+:class:`ConnectionClosed` chained to that cause. See docs/architecture.rst.
 """
 
 from __future__ import annotations
@@ -23,17 +29,18 @@ from typing import TYPE_CHECKING, cast
 
 import trio
 
-from .._core._events import (
-    CloseReason,
-    MessageChunk,
-)
+from .._core._events import CloseReason, MessageChunk
 from .._core._frames import MAX_CONTROL_PAYLOAD
+from .._core._interface import ProtocolLike
 from .._core._protocol import Role, State
 from .._exceptions import ConnectionClosed, LocalProtocolError
+from .._options import ConnectionOptions, seconds
 from .._scopes import hidden_nursery
-from ._closing import Closing
-from ._endpoint import Endpoint
-from ._queue import EMPTY
+from ._ending import Ending
+from ._endpoint import Endpoint, endpoint_of
+from ._keepalive import KeepaliveRule, KeepaliveTimeout, PendingPing, PingTracker
+from ._queue import EMPTY, MessageQueue
+from ._reader import Reader
 from ._statistics import WebSocketStatistics, snapshot
 from ._streaming import (
     Fragments,
@@ -44,13 +51,14 @@ from ._streaming import (
     fragments_of,
 )
 from ._sweeper import Sweeper
-from ._who_reads import Reading
-from ._writer import TRANSPORT_ERRORS
+from ._writer import TRANSPORT_ERRORS, Writer
 
 if TYPE_CHECKING:
     from .._core._handshake import Request
 
 __all__ = ["Endpoint", "WebSocket"]
+
+_INCOMPLETE = CloseReason(1006, "closing handshake did not complete")
 
 logger = logging.getLogger("trio_ws")
 
@@ -62,7 +70,7 @@ logger = logging.getLogger("trio_ws")
 MAX_RECEIVES_WITHOUT_YIELD = 32
 
 
-class WebSocket(Closing, trio.abc.AsyncResource):
+class WebSocket(trio.abc.AsyncResource):
     """An open WebSocket connection (server or client side).
 
     Users get one from :func:`serve_websocket` (passed to the handler) or from
@@ -76,7 +84,84 @@ class WebSocket(Closing, trio.abc.AsyncResource):
     with 1011. Keep receiving, or raise ``ping_timeout``.
     """
 
-    __slots__ = ()
+    __slots__ = (
+        "_ending",
+        "_extensions",
+        "_fragmenting",
+        "_helpers_scope",
+        "_keepalive",
+        "_local",
+        "_nursery",
+        "_options",
+        "_pings",
+        "_protocol",
+        "_queue",
+        "_reader",
+        "_receive_generation",
+        "_receives_without_yield",
+        "_remote",
+        "_request",
+        "_stream",
+        "_subprotocol",
+        "_sweeper",
+        "_writer",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: ProtocolLike,
+        options: ConnectionOptions,
+        *,
+        subprotocol: str | None = None,
+        extensions: str | None = None,
+        request: Request | None = None,
+        leftover: bytes = b"",
+    ) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._options = options
+        self._subprotocol = subprotocol
+        self._extensions = extensions
+        self._request = request
+        self._ending = Ending(stream, protocol)
+        self._writer = Writer(
+            stream, protocol, self._write_failed, timeout=options.write_timeout
+        )
+        # Messages for receive() (see QueueItem); None marks where the peer
+        # broke the protocol. (Not MessageQueue[QueueItem](...): subscripting
+        # at run time builds a generic alias on every connection.)
+        self._queue: MessageQueue[QueueItem] = MessageQueue(options.message_queue_size)
+        # Pings waiting for their pong, by payload, oldest first.
+        self._pings = PingTracker()
+        self._reader = Reader(
+            stream,
+            protocol,
+            options,
+            queue=self._queue,
+            pings=self._pings,
+            writer=self._writer,
+            ending=self._ending,
+            leftover=leftover,
+        )
+        interval = options.ping_interval
+        self._keepalive = (
+            None if interval is None else KeepaliveRule(interval, options.ping_timeout)
+        )
+        # Counts receive calls, so a stale MessageStream can tell.
+        self._receive_generation = 0
+        self._receives_without_yield = 0
+        # Set while send() sends a message in fragments; others wait for it.
+        self._fragmenting: trio.Event | None = None
+        self._sweeper: Sweeper | None = None
+        self._helpers_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        # Read once: the socket cannot tell them any more after it is closed.
+        if request is not None:  # (the server read them for process_request)
+            self._local, self._remote = request.local, request.remote
+        else:
+            self._local = endpoint_of(stream, local=True)
+            self._remote = endpoint_of(stream, local=False)
 
     # ------------------------------------------------------------ properties
 
@@ -95,7 +180,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         its echo (often empty), not necessarily ours. When the closing
         handshake did not complete, the code is 1006.
         """
-        return self._close_reason
+        return self._ending.reason
 
     @property
     def subprotocol(self) -> str | None:
@@ -127,12 +212,16 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         return snapshot(
             self._protocol,
             self._pings,
-            self._close_reason,
+            self._ending.reason,
             queued=len(self._queue),
             capacity=self._options.message_queue_size,
         )
 
     # ------------------------------------------------------------- lifecycle
+
+    # The package's interface to a connection (server and client): _start(),
+    # _released and _force_close(); nothing else of the connection is used
+    # from outside this package.
 
     def _start(self, nursery: trio.Nursery, sweeper: Sweeper | None = None) -> None:
         """Start the connection's helpers in ``nursery``.
@@ -144,26 +233,33 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         self._nursery = nursery  # also runs the batched-write helper
         if sweeper is None or isinstance(self._stream, trio.SSLStream):
             # (A cancelled read may break a TLS stream: no inline reading.)
-            self._reading.move(Reading.TASK)
+            self._reader.attach(nursery, None, self)
+            self._reader.start_task(spawn=False)
             nursery.start_soon(self._run_helpers)
             return
         self._sweeper = sweeper
+        self._reader.attach(nursery, sweeper, self)
         now = trio.current_time()
         interval = self._options.ping_interval
         sweeper.add(self, now, None if interval is None else now + interval)
+
+    @property
+    def _released(self) -> bool:
+        """True once the close reason is known and the stream is closed."""
+        return self._ending.released
 
     async def _run_helpers(self) -> None:
         # The reader needs no cancel scope: _abort() closes the stream and the
         # queue, which wakes it wherever it waits. Without keepalive there is
         # no nursery either (memory per idle connection counts).
-        options = self._options
-        if options.ping_interval is None:
-            await self._reader()
+        interval = self._options.ping_interval
+        if interval is None:
+            await self._reader.run()
             return
         async with hidden_nursery() as nursery:
             self._helpers_scope = nursery.cancel_scope
-            nursery.start_soon(self._keepalive_task, options.ping_interval)
-            await self._reader()
+            nursery.start_soon(self._keepalive_task, interval)
+            await self._reader.run()
             nursery.cancel_scope.cancel()
 
     async def __aexit__(
@@ -183,6 +279,136 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             return
         with contextlib.suppress(Exception, trio.Cancelled):
             await self.aclose()  # (a failure here: the block's error says more)
+
+    # --------------------------------------------------------------- closing
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection: run the closing handshake, then release the stream.
+
+        Waits up to ``close_timeout`` for the peer's close frame. Idempotent,
+        and always releases the stream, even when cancelled. Messages not yet
+        received are discarded.
+
+        Raises:
+            LocalProtocolError: ``code`` may not be sent (1005, 1006, 1015,
+                unassigned codes) or ``reason`` is over 123 bytes in UTF-8.
+        """
+        try:
+            await self._close_handshake(code, reason)
+        finally:
+            await self._abort()
+
+    async def _close_handshake(self, code: int, reason: str) -> None:
+        protocol = self._protocol
+        reader = self._reader
+        sending = protocol.state is State.OPEN
+        if sending:
+            protocol.send_close(code, reason)  # validates code and reason
+            reader.discard_all()
+        elif reader.who.done:
+            return  # the close frames crossed already (a server's usual end)
+        # Wait for the peer's close frame: reading ends when it arrives.
+        reader.ensure_task()
+        with trio.move_on_after(seconds(self._options.close_timeout)):
+            if sending:
+                try:
+                    await self._writer.flush()
+                except TRANSPORT_ERRORS as exc:
+                    self._ending.record_cause(exc)
+                    return
+            await reader.wait_done()
+
+    async def _abort(self) -> None:
+        """Release the transport now and stop the helper tasks.
+
+        Bookkeeping first, synchronously: the final ``await`` raises Cancelled
+        when the caller's scope is cancelled (after closing the stream).
+        """
+        ending = self._ending
+        ending.aborting = True
+        if self._sweeper is not None:
+            self._sweeper.remove(self)
+            self._sweeper = None
+        self._reader.stop()
+        if self._helpers_scope is not None:
+            self._helpers_scope.cancel()
+        # (Without the protocol's reason, we closed the transport before the
+        # closing handshake ended.)
+        ending.record_reason(self._protocol.close_reason or _INCOMPLETE)
+        await ending.close_stream()
+
+    async def _force_close(
+        self,
+        code: int,
+        reason: str,
+        cause: BaseException | None,
+        *,
+        flush_timeout: float | None = None,
+    ) -> None:
+        """Send a close frame and drop the transport without waiting for the answer.
+
+        For local failures (keepalive timeout, a message cut short) and forced
+        shutdown; runs shielded from cancellation, the write bounded by
+        ``flush_timeout`` (default: ``close_timeout``).
+        """
+        ending = self._ending
+        ending.record_cause(cause)
+        if flush_timeout is None:
+            flush_timeout = self._options.close_timeout
+        with trio.CancelScope(shield=True):
+            try:
+                if self._protocol.state is State.OPEN:
+                    self._protocol.send_close(code, reason)
+                    with trio.move_on_after(seconds(flush_timeout)):
+                        await self._writer.flush()
+            except TRANSPORT_ERRORS:
+                pass
+            finally:
+                ending.record_reason(CloseReason(code, reason))
+                await self._abort()
+
+    async def _write_failed(self, exc: BaseException) -> None:
+        """A deferred write failed: the transport is gone (the Writer's hook)."""
+        if not self._ending.aborting:
+            self._ending.record_cause(exc)
+        await self._abort()
+
+    # ------------------------------------------------------------- keepalive
+
+    def _hand_over(self) -> None:
+        """The sweeper: the handler stayed away from receive(); start a reader."""
+        self._reader.ensure_task()
+
+    def _keepalive_step(self, now: float) -> float | None:
+        """Keepalive (the sweeper's, or the keepalive task's): ping, or check
+        the pending ping. Returns when to be called next, or None when
+        keepalive is over."""
+        rule = self._keepalive
+        if rule is None or self._reader.who.done or self._ending.aborting:
+            return None
+        if self._protocol.state is not State.OPEN:
+            return None
+        result = rule.step(now, self._send_keepalive_ping)
+        if isinstance(result, KeepaliveTimeout):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._keepalive_failed, result)
+            return None
+        return result
+
+    def _send_keepalive_ping(self, now: float) -> PendingPing:
+        payload = os.urandom(8)
+        self._protocol.send_ping(payload)
+        pending = self._pings.add(payload, now)
+        reader = self._reader
+        if not reader.who.inline_now:
+            reader.ensure_task()  # someone must read the pong
+        if not self._writer.write_later(self._nursery):
+            assert self._nursery is not None
+            self._nursery.start_soon(reader.write_soon)
+        return pending
+
+    async def _keepalive_failed(self, cause: BaseException) -> None:
+        await self._force_close(1011, "keepalive ping timeout", cause)
 
     async def _keepalive_task(self, interval: float) -> None:
         """Keepalive for connections without a sweeper: the same rule
@@ -243,7 +469,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             while self._fragmenting is not None:
                 await self._fragmenting.wait()
             if self._protocol.state is not State.OPEN:
-                raise self._closed_error()
+                raise self._ending.closed_error()
             # (A tuple, not a union: isinstance() with a union costs ~0.15 us
             # more, on the per-message path.)
             if not isinstance(message, (str, bytes, bytearray, memoryview)):
@@ -290,7 +516,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             if protocol.state is State.OPEN:
                 raise  # refused, not closed: e.g. bytes on draft-76
             # Chained to why the connection closed, when that is known.
-            raise self._closed_error() from (self._close_cause or exc)
+            raise self._ending.closed_error() from (self._ending.cause or exc)
 
     async def _send_fragments(
         self, fragments: Fragments, compress: bool | None
@@ -313,7 +539,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         except BaseException as exc:
             if protocol.sending_fragments and protocol.state is State.OPEN:
                 # A message cut short cannot be finished (RFC 6455 5.4): close.
-                await self._fail(1011, "message could not be finished", exc)
+                await self._force_close(1011, "message could not be finished", exc)
             raise
         finally:
             self._fragmenting = None
@@ -338,11 +564,11 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             else:
                 await self._writer.flush()
         except TRANSPORT_ERRORS as exc:
-            self._record_cause(exc)
+            self._ending.record_cause(exc)
             await self._abort()
             # The recorded cause (e.g. a keepalive timeout that closed the
             # stream under this write) says more than the write's own error.
-            raise self._closed_error() from self._close_cause
+            raise self._ending.closed_error() from self._ending.cause
 
     async def receive(self) -> str | bytes:
         """Wait for the next message: ``str`` for text, ``bytes`` for binary.
@@ -360,7 +586,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             if type(item) is str or type(item) is bytes:
                 return item
             if isinstance(item, Incoming):
-                await self._decide(item, Mode.WHOLE)
+                await self._reader.decide(item, Mode.WHOLE)
             # Else: a chunk of a streamed message left unread, skipped.
 
     async def receive_stream(self) -> MessageStream:
@@ -392,7 +618,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
                     self._next_chunk, generation, is_text=False, single=item
                 )
             if isinstance(item, Incoming):
-                await self._decide(item, Mode.STREAM)
+                await self._reader.decide(item, Mode.STREAM)
                 return MessageStream(self._next_chunk, generation, is_text=item.is_text)
 
     async def _next_chunk(self, generation: int) -> MessageChunk:
@@ -413,9 +639,9 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         if item is EMPTY:
             self._receives_without_yield = 0
             try:
-                item = await self._wait_item()
+                item = await self._reader.wait_item()
             except trio.EndOfChannel:
-                raise self._closed_error() from self._close_cause
+                raise self._ending.closed_error() from self._ending.cause
         elif item is not None:
             # Already queued: no need to yield for each one (see the
             # constant), which lets replies sent meanwhile share a write.
@@ -425,40 +651,8 @@ class WebSocket(Closing, trio.abc.AsyncResource):
                 await trio.lowlevel.cancel_shielded_checkpoint()
         if item is not None:
             return item  # type: ignore[return-value]
-        self._reached_failure()  # the marker where the peer broke the protocol
-        raise self._closed_error()
-
-    async def _wait_item(self) -> QueueItem:
-        """Wait for an item: read inline while no reader task runs."""
-        queue = self._queue
-        sweeper = self._sweeper
-        if queue.closed:
-            raise trio.EndOfChannel
-        reading = self._reading
-        if sweeper is None or not reading.may_read_inline:
-            return await queue.get()
-        if reading.inline_now:  # another task reads inline: let a reader serve both
-            self._ensure_reader()
-            return await queue.get()
-        sweeper.back(self)
-        try:
-            while reading.may_read_inline:
-                await self._read_inline()
-                item = queue.take()
-                if item is not EMPTY:
-                    return item  # type: ignore[return-value]
-                if queue.closed:
-                    raise trio.EndOfChannel
-            return await queue.get()
-        finally:
-            if reading.may_read_inline:
-                sweeper.away(self, trio.current_time())
-
-    async def _decide(self, incoming: Incoming, mode: Mode) -> None:
-        """Take a fragmented message whole or streamed; resume parsing."""
-        incoming.decide(mode)
-        if self._reading.may_read_inline and self._incoming is incoming:
-            await self._resume_inline(stream=mode is Mode.STREAM)
+        self._reader.reached_failure()  # the marker where the peer broke the protocol
+        raise self._ending.closed_error()
 
     get_message = receive  # trio-websocket name
 
@@ -500,19 +694,19 @@ class WebSocket(Closing, trio.abc.AsyncResource):
         if payload in self._pings:
             raise ValueError("a ping with this payload is already waiting for its pong")
         if self._protocol.state is not State.OPEN:
-            raise self._closed_error()
+            raise self._ending.closed_error()
         _check_control_payload(payload)
         self._protocol.send_ping(payload)
         pending = self._pings.add(payload, trio.current_time())
-        if not self._reading.inline_now:
-            self._ensure_reader()  # someone must read the pong
+        if not self._reader.who.inline_now:
+            self._reader.ensure_task()  # someone must read the pong
         try:
             await self._send_or_close()
             await pending.event.wait()
         finally:
             self._pings.discard(payload)
         if pending.answered_at is None:
-            raise self._closed_error()
+            raise self._ending.closed_error()
         return pending.answered_at - pending.sent_at
 
     async def pong(self, payload: bytes = b"") -> None:
@@ -524,7 +718,7 @@ class WebSocket(Closing, trio.abc.AsyncResource):
             LocalProtocolError: the connection has no pongs (legacy draft-76).
         """
         if self._protocol.state is not State.OPEN:
-            raise self._closed_error()
+            raise self._ending.closed_error()
         _check_control_payload(payload)
         self._protocol.send_pong(payload)
         await self._send_or_close()

@@ -254,7 +254,7 @@ class WebSocketServer:
                     # Cancelled (the server's scope) before the handler's
                     # aclose: still say goodbye with 1001, without waiting for
                     # the peer's answer.
-                    await ws._fail(
+                    await ws._force_close(
                         1001,
                         "server shutdown",
                         None,
