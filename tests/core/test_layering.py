@@ -46,7 +46,7 @@ def test_keepalive_does_not_import_the_connection() -> None:
 # import from its own layer or the ones below, never above.
 LAYERS = [
     {"_core"},
-    {"_exceptions", "_options", "_scopes"},
+    {"_exceptions", "_options", "_scopes", "_http_io"},
     {"connection"},
     {"server", "client", "pubsub"},
     {"__init__", "__main__", "_cli", "compat"},

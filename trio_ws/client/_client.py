@@ -15,6 +15,7 @@ from .._core._deflate import DeflateParams, client_accept, client_offer
 from .._core._protocol import Role
 from .._core._url import WebSocketURL, parse_url
 from .._exceptions import ConnectionRejected, ConnectionTimeout, InvalidHandshake
+from .._http_io import read_head
 from .._options import ConnectionOptions, OptionsDict, seconds
 from .._scopes import hidden_nursery
 from ..connection._websocket import WebSocket
@@ -299,15 +300,9 @@ async def _client_handshake(
         origin=origin,
     )
     await stream.send_all(request)
-    reader = hs.HeadReader()
-    while True:
-        data = await stream.receive_some(receive_size)
-        if not data:
-            raise InvalidHandshake(
-                "the server closed the connection during the handshake"
-            )
-        if reader.feed(data):
-            break
+    reader = await read_head(stream, receive_size)
+    if reader is None:
+        raise InvalidHandshake("the server closed the connection during the handshake")
     response = hs.parse_response(reader.head)
     if response.status_code != 101:
         body = await _read_body(stream, response, reader.trailing, receive_size)

@@ -12,12 +12,14 @@ unanswered, so a flood of connections costs the server almost nothing.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 
 import trio
 
 from .._core import _handshake as hs
 from .._exceptions import InvalidHandshake
+from .._http_io import read_head
 from .._options import ConnectionOptions
 
 __all__ = [
@@ -112,14 +114,9 @@ async def answer_busy(
             if ssl_context is not None:
                 stream = trio.SSLStream(stream, ssl_context, server_side=True)
                 await stream.do_handshake()
-            reader = hs.HeadReader()
-            try:
-                while True:
-                    data = await stream.receive_some(options.receive_size)
-                    if not data or reader.feed(data):
-                        break
-            except InvalidHandshake:
-                pass  # a malformed request gets the 503 too
+            # (A malformed request gets the 503 too.)
+            with contextlib.suppress(InvalidHandshake):
+                await read_head(stream, options.receive_size)
             await stream.send_all(response)
     except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client left: nothing to answer

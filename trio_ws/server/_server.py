@@ -12,18 +12,16 @@ import attrs
 import trio
 
 from .._core import _handshake as hs
-from .._core._deflate import server_negotiate
 from .._core._hixie76 import is_hixie76_request
-from .._core._protocol import Role
 from .._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
 from .._options import ConnectionOptions, OptionsDict, seconds
 from .._scopes import collapse, reraise
-from ..connection._endpoint import endpoint_of
 from ..connection._sweeper import Sweeper
 from ..connection._websocket import WebSocket
-from ..server._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
-from ..server._hixie76 import DRAFT76_DISABLED, hixie76_handshake
-from ..server._listeners import open_reuse_port_listeners
+from . import _handshake as handshake
+from ._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
+from ._hixie76 import hixie76_handshake
+from ._listeners import open_reuse_port_listeners
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -40,11 +38,6 @@ ProcessRequest = Callable[[hs.Request], "Response | Awaitable[Response | None] |
 FORCED_CLOSE_FLUSH_TIMEOUT = 1.0
 
 _INTERNAL_ERROR_BODY = b"500 Internal Server Error\n"
-
-_NOT_UPGRADE_BODY = (
-    b"426 Upgrade Required: this is a WebSocket endpoint. "
-    b"Connect with a WebSocket client (ws:// or wss://).\n"
-)
 
 
 @attrs.frozen
@@ -336,74 +329,33 @@ async def _server_handshake(
     options: ConnectionOptions,
     draft76: bool = False,
 ) -> WebSocket | None:
-    """Read the HTTP request on ``stream`` and answer it.
+    """Read the HTTP request on ``stream`` and answer it (steps in _handshake.py).
 
     Returns the (not yet started) WebSocket after a 101, or None when the
     request was answered with plain HTTP (process_request, 426, 4xx...).
     """
-    reader = hs.HeadReader()
     try:
-        while True:
-            data = await stream.receive_some(options.receive_size)
-            if not data:
-                return None  # the client left before sending a request
-            if reader.feed(data):
-                break
-        request = hs.parse_request(
-            reader.head,
-            local=endpoint_of(stream, local=True),
-            remote=endpoint_of(stream, local=False),
-        )
+        received = await handshake.read_request(stream, options)
+        if received is None:
+            return None  # the client left before sending a request
+        request, leftover = received
+        response = None
         if process_request is not None:
-            answer = await _answer_of(process_request, request)
-            if answer is not None:
-                await stream.send_all(answer)
-                return None
-        if not hs.is_upgrade_request(request):
-            await stream.send_all(
-                hs.build_http_response(
-                    426,
-                    (("Upgrade", "websocket"), ("Connection", "Upgrade")),
-                    _NOT_UPGRADE_BODY,
-                )
-            )
+            response = await _answer_of(process_request, request)
+        if response is None:
+            response = handshake.refusal(request, draft76=draft76)
+        if response is not None:
+            await handshake.answer(stream, response)
             return None
         if is_hixie76_request(request):
-            if not draft76:
-                raise InvalidHandshake(
-                    DRAFT76_DISABLED, 400, (("Sec-WebSocket-Version", "13"),)
-                )
             return await hixie76_handshake(
-                stream,
-                request,
-                reader.trailing,
-                subprotocols=subprotocols,
-                options=options,
+                stream, request, leftover, subprotocols=subprotocols, options=options
             )
-        offer = hs.validate_request(request)
-        params = None
-        if options.compression is not None and offer.extensions:
-            params = server_negotiate(offer.extensions, options.compression)
+        negotiated = handshake.negotiate(request, subprotocols, options)
     except InvalidHandshake as exc:
-        body = f"{exc.status_code} {exc}\n".encode()
-        await stream.send_all(
-            hs.build_http_response(exc.status_code, exc.headers, body)
-        )
+        await handshake.answer(stream, handshake.error_response(exc))
         return None
-    subprotocol = next((p for p in subprotocols if p in offer.subprotocols), None)
-    extensions = params.response_header() if params is not None else None
-    await stream.send_all(
-        hs.build_accept_response(offer, subprotocol=subprotocol, extensions=extensions)
-    )
-    return WebSocket(
-        stream,
-        options.make_protocol(Role.SERVER, params),
-        options,
-        subprotocol=subprotocol,
-        extensions=extensions,
-        request=request,
-        leftover=reader.trailing,
-    )
+    return await handshake.accept(stream, request, leftover, negotiated, options)
 
 
 async def wrap_server_stream(

@@ -1,0 +1,155 @@
+"""The server's opening handshake, one job per function.
+
+:func:`server_handshake` runs them in order for ``serve_websocket`` and
+``wrap_server_stream``; each step also stands alone (the compat layer's
+``WebSocketRequest.accept()``/``reject()`` use them):
+
+1. :func:`read_request`: read the head, parse it, note both endpoints;
+2. the application's ``process_request`` hook (``_server.answer_of``);
+3. :func:`refusal`: what a request that is not an RFC 6455 upgrade gets
+   (426, or 400 for a disabled draft-76), decided without I/O;
+4. :func:`negotiate`: validate the upgrade, choose the subprotocol and the
+   permessage-deflate parameters;
+5. :func:`accept`: send the 101 and build the (not yet started) WebSocket;
+   or :func:`answer` with plain HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+from .._core import _handshake as hs
+from .._core._deflate import DeflateParams, server_negotiate
+from .._core._hixie76 import is_hixie76_request
+from .._core._protocol import Role
+from .._exceptions import InvalidHandshake
+from .._http_io import read_head
+from .._options import ConnectionOptions
+from ..connection._endpoint import endpoint_of
+from ..connection._websocket import WebSocket
+from ._hixie76 import DRAFT76_DISABLED
+
+__all__ = [
+    "Negotiated",
+    "accept",
+    "answer",
+    "negotiate",
+    "read_request",
+    "refusal",
+]
+
+_NOT_UPGRADE_BODY = (
+    b"426 Upgrade Required: this is a WebSocket endpoint. "
+    b"Connect with a WebSocket client (ws:// or wss://).\n"
+)
+
+
+async def read_request(
+    stream: trio.abc.Stream, options: ConnectionOptions
+) -> tuple[hs.Request, bytes] | None:
+    """The request and the bytes after its head; None if the client left.
+
+    Raises:
+        InvalidHandshake: a malformed head (its status says which answer).
+    """
+    reader = await read_head(stream, options.receive_size)
+    if reader is None:
+        return None
+    request = hs.parse_request(
+        reader.head,
+        local=endpoint_of(stream, local=True),
+        remote=endpoint_of(stream, local=False),
+    )
+    return request, reader.trailing
+
+
+def refusal(request: hs.Request, *, draft76: bool) -> bytes | None:
+    """The plain HTTP answer to a request that is no RFC 6455 upgrade, or
+    None (an RFC 6455 upgrade, or a draft-76 one when ``draft76``)."""
+    if not hs.is_upgrade_request(request):
+        headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
+        return hs.build_http_response(426, headers, _NOT_UPGRADE_BODY)
+    if is_hixie76_request(request) and not draft76:
+        return error_response(
+            InvalidHandshake(DRAFT76_DISABLED, 400, (("Sec-WebSocket-Version", "13"),))
+        )
+    return None
+
+
+@attrs.frozen
+class Negotiated:
+    """What the server agreed to for one upgrade request."""
+
+    offer: hs.ClientOffer
+    subprotocol: str | None
+    params: DeflateParams | None
+
+    @property
+    def extensions(self) -> str | None:
+        """The ``Sec-WebSocket-Extensions`` value of the answer, or None."""
+        return self.params.response_header() if self.params is not None else None
+
+
+def negotiate(
+    request: hs.Request, subprotocols: Sequence[str], options: ConnectionOptions
+) -> Negotiated:
+    """Validate an RFC 6455 upgrade; choose the subprotocol (the first of
+    ``subprotocols`` the client offered) and permessage-deflate.
+
+    Raises:
+        InvalidHandshake: not a valid upgrade (its status says which answer).
+    """
+    offer = hs.validate_request(request)
+    params = None
+    if options.compression is not None and offer.extensions:
+        params = server_negotiate(offer.extensions, options.compression)
+    subprotocol = next((p for p in subprotocols if p in offer.subprotocols), None)
+    return Negotiated(offer, subprotocol, params)
+
+
+async def accept(
+    stream: trio.abc.Stream,
+    request: hs.Request,
+    leftover: bytes,
+    negotiated: Negotiated,
+    options: ConnectionOptions,
+    *,
+    extra_headers: hs.Headers = (),
+) -> WebSocket:
+    """Send the 101 and return the WebSocket (not started: ``ws._start()``).
+
+    Raises:
+        ValueError: ``extra_headers`` would replace the handshake's own.
+    """
+    extensions = negotiated.extensions
+    await stream.send_all(
+        hs.build_accept_response(
+            negotiated.offer,
+            subprotocol=negotiated.subprotocol,
+            extensions=extensions,
+            extra_headers=extra_headers,
+        )
+    )
+    return WebSocket(
+        stream,
+        options.make_protocol(Role.SERVER, negotiated.params),
+        options,
+        subprotocol=negotiated.subprotocol,
+        extensions=extensions,
+        request=request,
+        leftover=leftover,
+    )
+
+
+def error_response(error: InvalidHandshake) -> bytes:
+    """The HTTP answer to a refused handshake (its status, headers, reason)."""
+    body = f"{error.status_code} {error}\n".encode()
+    return hs.build_http_response(error.status_code, error.headers, body)
+
+
+async def answer(stream: trio.abc.Stream, response: bytes) -> None:
+    """Send a plain HTTP answer (the caller closes the stream)."""
+    await stream.send_all(response)
