@@ -116,7 +116,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def autobahn(session: nox.Session) -> None:
-    """Autobahn: 1.x-10.x plus a 12.x/13.x sample, server and client (~8 min).
+    """Autobahn: 1.x-10.x plus a 12.x/13.x sample, server and client.
 
     wstest runs on Python 2.7: needs pyenv's CPython 2.7 (fails saying so if
     missing); its virtualenv is cached in ~/.cache/trio_ws/. Options after
@@ -129,7 +129,7 @@ def autobahn(session: nox.Session) -> None:
 
 @nox.session
 def autobahn_full(session: nox.Session) -> None:
-    """Every Autobahn case, all of 12.x/13.x included (~12 min a side)."""
+    """Every Autobahn case, all of 12.x/13.x included (slow: wstest paces them)."""
     session.install("virtualenv<20.22", "-e", ".")
     session.run("python", "autobahn/run.py", "--full", *session.posargs)
 
@@ -139,7 +139,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (not part of the tests): echo servers and clients under one load.
 
     Writes benchmarks/results/latest.{json,md,png} and prints the markdown table.
-    ``nox -s bench -- --quick`` takes ~2 minutes; the full run stays under ~10.
+    ``nox -s bench -- --quick`` is the short run (see benchmarks/README.md).
     """
     session.install(
         "-e", ".", "trio-websocket>=0.11", "websockets>=17", "matplotlib>=3.7"

@@ -49,8 +49,8 @@ DEFAULT_PING_TIMEOUT = 20.0
 # that stops reading: our ping cannot reach it, no pong comes back, and the
 # connection is closed within ping_interval + ping_timeout + close_timeout
 # (50 s), the stuck write included (tests/test_slow_peers.py). A write
-# timeout costs a cancel scope around every write: measured ~9 us of server
-# CPU per echoed message, ~10% of the whole. Set it with keepalive off, or
+# timeout costs a cancel scope around every write: about a tenth of the
+# server CPU of an echoed message (docs/performance.rst). Set it with keepalive off, or
 # for a tighter bound (e.g. 30: a slow link still gets 256 KiB through at
 # ~9 KB/s).
 DEFAULT_WRITE_TIMEOUT: float | None = None

@@ -1,4 +1,4 @@
-"""The layering rules of DESIGN.md 2, checked on the source.
+"""The layering rules of docs/architecture.rst ("Layers"), checked on source.
 
 The sans-I/O core never imports trio nor anything above it (it owns its own
 errors), and the keepalive module does not know the connection class.

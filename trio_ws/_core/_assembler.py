@@ -42,7 +42,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
 
 # Most frames one message may be split into, counting its first frame. Sizes
 # already bound memory; this bounds the CPU a peer can burn with endless tiny
-# or empty fragments (each frame costs ~1 us to parse). 131,072 lets a 4 MiB
+# or empty fragments (each frame costs CPU to parse). 131,072 lets a 4 MiB
 # message arrive in 64-byte fragments with room to spare: Autobahn 9.3.1 and
 # 9.4.1 send an empty first frame and then 65,536 continuation frames, 65,537
 # frames in all (the old default of 65,536 failed them with 1009).

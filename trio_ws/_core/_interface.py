@@ -3,8 +3,8 @@
 Two classes provide it: :class:`~._protocol.Protocol` (RFC 6455) and
 :class:`~._hixie76_protocol.Hixie76Protocol` (legacy draft-76). The Trio
 layer (``WebSocket``, its ``Writer``) is typed against :class:`ProtocolLike`,
-so it drives either without knowing which one it has (DESIGN.md 2: "behind
-the same events, so the trio layer does not change").
+so it drives either without knowing which one it has (docs/architecture.rst,
+"The sans-I/O core").
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Masking and unmasking of frame payloads (RFC 6455 5.3).
 
 Masking XORs the payload with a 4-byte key repeated over its length. A
-per-byte Python loop would cost ~100 ms per MiB, so two pure-Python
-strategies are picked by size, and NumPy is used when it is installed (the
-optional ``speedups`` extra); it is never required.
-
-Measured on the project's reference machine (2 cores, CPython 3.11):
-
-========== ============== =============== ==============
-size       int XOR        translate       NumPy uint32
-========== ============== =============== ==============
-32 B       0.5 µs         0.9 µs          1.7 µs
-1 KiB      2.6 µs         1.8 µs          1.7 µs
-64 KiB     128 µs         58 µs           4 µs
-1 MiB      2.97 ms        0.92 ms         0.06 ms
-========== ============== =============== ==============
+per-byte Python loop would be far too slow, so two pure-Python strategies
+are picked by size (one big-integer XOR for short payloads, byte
+translation tables for longer ones), and NumPy is used when it is installed
+(the optional ``speedups`` extra); it is never required. The measurements
+behind the choice are in docs/performance.rst.
 """
 
 from __future__ import annotations
@@ -71,8 +62,8 @@ def _mask_numpy(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
 def _xor_in_place_numpy(buf: bytearray, start: int, end: int, key: bytes) -> None:
     region = _np.frombuffer(buf, dtype=_np.uint8, count=end - start, offset=start)
     # A payload follows a 2-14 byte header, so it is rarely aligned: XOR the
-    # first bytes one by one, then the rest as aligned uint64 words (4x faster
-    # than an unaligned view: 16 us instead of 72 us per MiB here).
+    # first bytes one by one, then the rest as aligned uint64 words (several
+    # times faster than an unaligned view: docs/performance.rst).
     lead = min((-region.ctypes.data) & 7, len(region))
     words = (len(region) - lead) >> 3
     for i in range(lead):

@@ -4,9 +4,9 @@ A large payload is read into buffers of a few sizes (powers of two from
 16 KiB to 1 MiB; see ``FrameParser``) and then copied out as one ``bytes``. Allocating
 those buffers afresh for every message is what costs most: glibc hands
 blocks this big back to the kernel when they are freed, so every new one
-starts as untouched pages, and each page costs a fault (~1 us here: a
-1 MiB message paid ~450 us of faults for ~35 us of copying). Recycling them
-keeps the same memory warm.
+starts as untouched pages, and each page costs a fault: a 1 MiB message
+paid an order of magnitude more in faults than in copying (measurements:
+docs/performance.rst). Recycling them keeps the same memory warm.
 
 The pool is bounded (:data:`POOL_MAX_BYTES` in all, whatever the number of
 connections); a buffer given back past the bound is simply dropped. Buffers

@@ -28,7 +28,7 @@ __all__ = ["READER_HANDOFF_DELAY", "SWEEP_INTERVAL", "Sweepable", "Sweeper"]
 
 # Seconds a handler may stay away from receive() before its connection gets
 # a reader task. Long enough that a handler replying to a message comes back
-# first (microseconds to milliseconds), short enough that a busy handler's
+# first (nearly always), short enough that a busy handler's
 # peer sees its pings answered well within any sane ping timeout.
 READER_HANDOFF_DELAY = 0.05
 
