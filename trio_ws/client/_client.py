@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import inspect
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
+import attrs
 import trio
 
 from .._core import _handshake as hs
@@ -32,6 +34,32 @@ __all__ = [
 ]
 
 Headers = Sequence[tuple[str, str]]
+P = ParamSpec("P")
+
+
+@attrs.frozen
+class ClientRequest:
+    """What a client asks of the server in its opening handshake."""
+
+    subprotocols: tuple[str, ...] = ()
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    origin: str | None = None
+    options: ConnectionOptions = attrs.Factory(ConnectionOptions)
+
+    @classmethod
+    def of(
+        cls,
+        subprotocols: Sequence[str],
+        extra_headers: Headers,
+        origin: str | None,
+        options: OptionsDict,
+    ) -> ClientRequest:
+        return cls(
+            tuple(subprotocols),
+            tuple(extra_headers),
+            origin,
+            ConnectionOptions(**options),
+        )
 
 
 async def connect_websocket_url(
@@ -46,19 +74,13 @@ async def connect_websocket_url(
 ) -> WebSocket:
     """Connect to a ``ws://`` or ``wss://`` URL; helper tasks run in ``nursery``.
 
-    The caller must ``await ws.aclose()`` when done. See
-    :func:`open_websocket_url` for the arguments and errors.
+    The caller must ``await ws.aclose()`` when done (or use ``async with
+    ws``). See :func:`open_websocket_url` for the arguments and errors.
     """
     parsed = parse_url(url)
-    return await _connect(
-        nursery,
-        parsed,
-        use_ssl=ssl_context if (parsed.secure and ssl_context) else parsed.secure,
-        subprotocols=subprotocols,
-        extra_headers=extra_headers,
-        origin=origin,
-        options=ConnectionOptions(**options),
-    )
+    use_ssl = ssl_context if (parsed.secure and ssl_context) else parsed.secure
+    asked = ClientRequest.of(subprotocols, extra_headers, origin, options)
+    return await _connect(nursery, parsed, use_ssl, asked)
 
 
 async def connect_websocket(
@@ -97,27 +119,43 @@ async def connect_websocket(
         resource=resource or "/",
         secure=secure,
     )
-    return await _connect(
-        nursery,
-        url,
-        use_ssl=use_ssl,
-        subprotocols=subprotocols,
-        extra_headers=extra_headers,
-        origin=origin,
-        options=ConnectionOptions(**options),
+    asked = ClientRequest.of(subprotocols, extra_headers, origin, options)
+    return await _connect(nursery, url, use_ssl, asked)
+
+
+def _opener(
+    connect: Callable[Concatenate[trio.Nursery, P], Awaitable[WebSocket]],
+    name: str,
+    doc: str,
+) -> Callable[P, AbstractAsyncContextManager[WebSocket]]:
+    """``connect`` as an async context manager with a hidden nursery, whose
+    block closes the connection (1000) when it ends.
+
+    What the block raises leaves unchanged (see _scopes.py): a user's
+    exception wins over a failed or cancelled close, and an outer
+    cancellation leaves as a plain ``Cancelled``.
+    """
+
+    @asynccontextmanager
+    async def opened(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[WebSocket]:
+        async with hidden_nursery() as nursery:
+            ws = await connect(nursery, *args, **kwargs)
+            async with ws:
+                yield ws
+
+    signature = inspect.signature(connect)
+    opened.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:],
+        return_annotation="AsyncContextManager[WebSocket]",
     )
+    opened.__name__ = opened.__qualname__ = name
+    opened.__doc__ = doc
+    return opened
 
 
-@asynccontextmanager
-async def open_websocket_url(
-    url: str,
-    *,
-    subprotocols: Sequence[str] = (),
-    extra_headers: Headers = (),
-    origin: str | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    **options: Unpack[OptionsDict],
-) -> AsyncIterator[WebSocket]:
+open_websocket_url = _opener(
+    connect_websocket_url,
+    "open_websocket_url",
     """Open a WebSocket connection for the duration of an ``async with`` block.
 
     ::
@@ -127,7 +165,9 @@ async def open_websocket_url(
             print(await ws.receive())
 
     Leaving the block closes with 1000 and waits for the closing handshake
-    (up to ``close_timeout``).
+    (up to ``close_timeout``). An exception raised in the block leaves it
+    unchanged, even when the close fails or is cancelled; an outer
+    cancellation leaves as a plain ``trio.Cancelled``.
 
     Args:
         url: ``ws://`` or ``wss://`` URL, with optional port, path and query.
@@ -146,141 +186,66 @@ async def open_websocket_url(
         ConnectionRejected: the server answered with a status other than 101.
         InvalidHandshake: the server's answer is not a valid 101.
         ConnectionTimeout: all of the above took longer than ``open_timeout``.
-    """
-    async with _connected(
-        lambda nursery: connect_websocket_url(
-            nursery,
-            url,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            origin=origin,
-            ssl_context=ssl_context,
-            **options,
-        )
-    ) as ws:
-        yield ws
+    """,
+)
 
+open_websocket = _opener(
+    connect_websocket,
+    "open_websocket",
+    """Like :func:`open_websocket_url`, with host, port and resource given apart.
 
-@asynccontextmanager
-async def open_websocket(
-    host: str,
-    port: int,
-    resource: str,
-    *,
-    use_ssl: bool | ssl.SSLContext = False,
-    subprotocols: Sequence[str] = (),
-    extra_headers: Headers = (),
-    origin: str | None = None,
-    **options: Unpack[OptionsDict],
-) -> AsyncIterator[WebSocket]:
-    """Like :func:`open_websocket_url`, with host, port and resource given apart."""
-    async with _connected(
-        lambda nursery: connect_websocket(
-            nursery,
-            host,
-            port,
-            resource,
-            use_ssl=use_ssl,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            origin=origin,
-            **options,
-        )
-    ) as ws:
-        yield ws
-
-
-@asynccontextmanager
-async def _connected(
-    connect: Callable[[trio.Nursery], Awaitable[WebSocket]],
-) -> AsyncIterator[WebSocket]:
-    """Connect in a hidden nursery; close (1000) when the block is left.
-
-    What the block raises leaves unchanged (see _scopes.py): a user's
-    exception wins over a failed or cancelled close, and an outer
-    cancellation leaves as a plain ``Cancelled``.
-    """
-    async with hidden_nursery() as nursery:
-        ws = await connect(nursery)
-        async with ws:
-            yield ws
+    Raises:
+        TypeError: ``use_ssl`` is neither a bool nor an ``ssl.SSLContext``.
+    """,
+)
 
 
 async def _connect(
     nursery: trio.Nursery,
     url: WebSocketURL,
-    *,
     use_ssl: bool | ssl.SSLContext,
-    subprotocols: Sequence[str],
-    extra_headers: Headers,
-    origin: str | None,
-    options: ConnectionOptions,
+    asked: ClientRequest,
 ) -> WebSocket:
     with _open_deadline(
-        options.open_timeout, f"opening handshake with {url.host_header}"
+        asked.options.open_timeout, f"opening handshake with {url.host_header}"
     ):
-        stream, accepted, params, leftover = await _open_and_handshake(
-            url,
-            use_ssl=use_ssl,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            origin=origin,
-            options=options,
-        )
-    ws = _client_websocket(stream, accepted, params, leftover, options)
-    ws._start(nursery)
-    return ws
+        stream = await _open_stream(url, use_ssl)
+        try:
+            accepted, params, leftover = await _client_handshake(stream, url, asked)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    return _started(nursery, stream, accepted, params, leftover, asked.options)
 
 
-async def _open_and_handshake(
-    url: WebSocketURL,
-    *,
-    use_ssl: bool | ssl.SSLContext,
-    subprotocols: Sequence[str],
-    extra_headers: Headers,
-    origin: str | None,
-    options: ConnectionOptions,
-) -> tuple[trio.abc.Stream, hs.AcceptedResponse, DeflateParams | None, bytes]:
-    """TCP connect, TLS if asked, then the opening handshake."""
+async def _open_stream(
+    url: WebSocketURL, use_ssl: bool | ssl.SSLContext
+) -> trio.abc.Stream:
+    """TCP connect, then TLS if asked."""
     stream: trio.abc.Stream = await trio.open_tcp_stream(url.host, url.port)
+    if not use_ssl:
+        return stream
+    context = (
+        use_ssl if isinstance(use_ssl, ssl.SSLContext) else ssl.create_default_context()
+    )
+    tls = trio.SSLStream(stream, context, server_hostname=url.host)
     try:
-        if use_ssl:
-            context = (
-                use_ssl
-                if isinstance(use_ssl, ssl.SSLContext)
-                else ssl.create_default_context()
-            )
-            stream = trio.SSLStream(stream, context, server_hostname=url.host)
-            try:
-                await stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                # Report the TLS error itself (an OSError), not trio's wrapper.
-                cause = exc.__cause__
-                if isinstance(cause, OSError):
-                    raise cause from None
-                raise
-        accepted, params, leftover = await _client_handshake(
-            stream,
-            url,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            origin=origin,
-            options=options,
-        )
-    except BaseException:
-        await trio.aclose_forcefully(stream)
+        await tls.do_handshake()
+    except trio.BrokenResourceError as exc:
+        await trio.aclose_forcefully(tls)
+        # Report the TLS error itself (an OSError), not trio's wrapper.
+        cause = exc.__cause__
+        if isinstance(cause, OSError):
+            raise cause from None
         raise
-    return stream, accepted, params, leftover
+    except BaseException:
+        await trio.aclose_forcefully(tls)
+        raise
+    return tls
 
 
 async def _client_handshake(
-    stream: trio.abc.Stream,
-    url: WebSocketURL,
-    *,
-    subprotocols: Sequence[str],
-    extra_headers: Headers,
-    origin: str | None,
-    options: ConnectionOptions,
+    stream: trio.abc.Stream, url: WebSocketURL, asked: ClientRequest
 ) -> tuple[hs.AcceptedResponse, DeflateParams | None, bytes]:
     """Send the upgrade request and check the answer.
 
@@ -288,16 +253,17 @@ async def _client_handshake(
     parameters (or None) and the bytes received after the 101.
     """
     key = hs.generate_key()
+    options = asked.options
     compression = options.compression
     offers = [client_offer(compression)] if compression is not None else []
     receive_size = options.receive_size
     request = hs.build_request(
         url,
         key,
-        subprotocols=subprotocols,
+        subprotocols=asked.subprotocols,
         extensions=offers,
-        extra_headers=tuple(extra_headers),
-        origin=origin,
+        extra_headers=asked.extra_headers,
+        origin=asked.origin,
     )
     await stream.send_all(request)
     reader = await read_head(stream, receive_size)
@@ -308,7 +274,7 @@ async def _client_handshake(
         body = await _read_body(stream, response, reader.trailing, receive_size)
         raise ConnectionRejected(response.status_code, response.headers, body)
     accepted = hs.validate_response(
-        response, key=key, subprotocols=subprotocols, extensions=offers
+        response, key=key, subprotocols=asked.subprotocols, extensions=offers
     )
     params = None
     if accepted.extensions is not None and compression is not None:
@@ -316,14 +282,16 @@ async def _client_handshake(
     return accepted, params, reader.trailing
 
 
-def _client_websocket(
+def _started(
+    nursery: trio.Nursery,
     stream: trio.abc.Stream,
     accepted: hs.AcceptedResponse,
     params: DeflateParams | None,
     leftover: bytes,
     options: ConnectionOptions,
 ) -> WebSocket:
-    return WebSocket(
+    """The client WebSocket after a 101, its helpers started in ``nursery``."""
+    ws = WebSocket(
         stream,
         options.make_protocol(Role.CLIENT, params),
         options,
@@ -331,6 +299,8 @@ def _client_websocket(
         extensions=accepted.extensions,
         leftover=leftover,
     )
+    ws._start(nursery)
+    return ws
 
 
 async def wrap_client_stream(
@@ -351,22 +321,13 @@ async def wrap_client_stream(
     caller owns the connection (``await ws.aclose()``). ``open_timeout``
     bounds the handshake.
     """
-    connection_options = ConnectionOptions(**options)
+    asked = ClientRequest.of(subprotocols, extra_headers, origin, options)
     url = WebSocketURL(
         scheme="ws", host=host, port=80, resource=resource or "/", secure=False
     )
-    with _open_deadline(connection_options.open_timeout, "opening handshake"):
-        accepted, params, leftover = await _client_handshake(
-            stream,
-            url,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            origin=origin,
-            options=connection_options,
-        )
-    ws = _client_websocket(stream, accepted, params, leftover, connection_options)
-    ws._start(nursery)
-    return ws
+    with _open_deadline(asked.options.open_timeout, "opening handshake"):
+        accepted, params, leftover = await _client_handshake(stream, url, asked)
+    return _started(nursery, stream, accepted, params, leftover, asked.options)
 
 
 @contextmanager
