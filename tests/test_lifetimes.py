@@ -301,3 +301,41 @@ async def test_server_handler_base_exception_leaves_serve_unchanged(
                 server = await nursery.start(serve)
                 nursery.start_soon(client, server.port)
     assert left and left[0] is error, f"left as {left!r}"
+
+
+async def test_hidden_nursery_logs_a_helper_failure_behind_the_users_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The body's error leaves; a helper's (a bug) is logged, not lost."""
+    from trio_ws._scopes import hidden_nursery
+
+    async def broken_helper() -> None:
+        raise RuntimeError("helper bug")
+
+    body_error = ValueError("body")
+    with pytest.raises(ValueError) as info:
+        async with hidden_nursery() as nursery:
+            # (It first runs, and fails, while the nursery waits for it.)
+            nursery.start_soon(broken_helper)
+            raise body_error
+    assert info.value is body_error
+    assert any(
+        r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in caplog.records
+    )
+
+
+async def test_hidden_nursery_raises_a_lone_helper_failure_unwrapped() -> None:
+    from trio_ws._scopes import hidden_nursery
+
+    bug = RuntimeError("helper bug")
+
+    async def broken_helper() -> None:
+        raise bug
+
+    # The body is cancelled because the helper failed: the failure leaves,
+    # not that Cancelled (which would escape its own scope).
+    with pytest.raises(RuntimeError) as info:
+        async with hidden_nursery() as nursery:
+            nursery.start_soon(broken_helper)
+            await trio.sleep_forever()
+    assert info.value is bug

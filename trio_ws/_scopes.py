@@ -18,12 +18,15 @@ would turn a user's ``ValueError`` or an outer ``Cancelled`` into a nested
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import trio
 
 __all__ = ["collapse", "hidden_nursery", "leaves", "reraise"]
+
+logger = logging.getLogger("trio_ws")
 
 
 def leaves(exc: BaseException) -> list[BaseException]:
@@ -76,7 +79,20 @@ async def hidden_nursery() -> AsyncIterator[trio.Nursery]:
             finally:
                 nursery.cancel_scope.cancel()
     except BaseException as group:  # (a group: the body's error was caught)
-        if error is None:
-            error = collapse(group)
+        failure = collapse(group)
+        if error is None or (
+            # The body was cancelled because a helper failed: the failure
+            # is what happened (an outer cancellation, if any, comes back
+            # at the next checkpoint).
+            isinstance(error, trio.Cancelled)
+            and not isinstance(failure, trio.Cancelled)
+        ):
+            error = failure
+        else:
+            # The body's exception wins; a helper's own failure (a bug: they
+            # never raise) is logged rather than lost.
+            for leaf in leaves(group):
+                if not isinstance(leaf, trio.Cancelled):
+                    logger.error("a trio_ws helper task failed", exc_info=leaf)
     if error is not None:
         reraise(error)
