@@ -14,6 +14,7 @@ from trio_ws import WebSocket, open_websocket_url
 from trio_ws._core._events import CloseReceived, Ping
 from trio_ws._core._protocol import Protocol
 from trio_ws.connection._sweeper import READER_HANDOFF_DELAY
+from trio_ws.connection._who_reads import MAY_READ_INLINE
 
 from .conftest import TEST_TIMEOUT, open_raw, start_server
 
@@ -33,7 +34,7 @@ async def test_echo_runs_on_the_handler_task_alone(nursery: trio.Nursery) -> Non
                 await ws.send(f"m{i}")
                 assert await ws.receive() == f"m{i}"
             # No reader task was needed: the handler read the socket itself.
-            assert seen[0]._reader.who.may_read_inline  # no reader task started
+            assert seen[0]._reader.state in MAY_READ_INLINE  # no reader task started
     await server.aclose()
 
 

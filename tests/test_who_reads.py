@@ -1,4 +1,4 @@
-"""The table of who reads a connection's transport (trio_ws/_who_reads.py)."""
+"""The table of who reads a connection's transport (connection/_who_reads.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from trio_ws.connection._who_reads import Reading, WhoReads
+from trio_ws.connection._who_reads import INLINE_NOW, MAY_READ_INLINE, Reading, move
 
 ALLOWED = {
     (Reading.NOBODY, Reading.INLINE),
@@ -26,26 +26,20 @@ ALLOWED = {
     ("start", "to"), list(itertools.product(Reading, Reading)), ids=str
 )
 def test_only_the_tables_transitions_are_allowed(start: Reading, to: Reading) -> None:
-    who = WhoReads(start)
     if (start, to) in ALLOWED:
-        who.move(to)
-        assert who.state is to
+        assert move(start, to) is to
     else:
         with pytest.raises(RuntimeError, match=f"{start.name} -> {to.name}"):
-            who.move(to)
-        assert who.state is start
+            move(start, to)
 
 
 def test_the_switch_to_the_reader_task_is_one_way() -> None:
     """Once a task reads, no path leads back to inline reading."""
-    who = WhoReads()
-    who.move(Reading.INLINE)
-    assert who.inline_now and who.may_read_inline
-    who.move(Reading.HANDOVER)
-    who.move(Reading.TASK)
-    assert who.by_task and not who.may_read_inline and not who.inline_now
-    for state in (Reading.NOBODY, Reading.INLINE, Reading.HANDOVER):
+    state = move(move(Reading.NOBODY, Reading.INLINE), Reading.HANDOVER)
+    assert state in INLINE_NOW and state in MAY_READ_INLINE
+    state = move(state, Reading.TASK)
+    assert state not in MAY_READ_INLINE and state not in INLINE_NOW
+    for back in (Reading.NOBODY, Reading.INLINE, Reading.HANDOVER):
         with pytest.raises(RuntimeError):
-            who.move(state)
-    who.move(Reading.DONE)
-    assert who.done and not who.may_read_inline
+            move(state, back)
+    assert move(state, Reading.DONE) not in MAY_READ_INLINE

@@ -3,7 +3,8 @@
 One object per connection owns everything about reading: who reads (the
 table in _who_reads.py), the read itself, handing the protocol's events to
 the message queue, and what happens when reading ends. Two ways to read,
-one read step (:meth:`Reader._read_step`) shared by both:
+one read step (:meth:`Reader._took` after :meth:`Reader._read_once`) shared
+by both:
 
 - the reader task (:meth:`Reader.run`): reads until the connection ends,
   waiting when the queue is full (backpressure), and ends the connection
@@ -43,7 +44,7 @@ from ._keepalive import PingTracker
 from ._queue import EMPTY, MessageQueue
 from ._streaming import Incoming, Mode, QueueItem
 from ._sweeper import Sweepable, Sweeper
-from ._who_reads import Reading, WhoReads
+from ._who_reads import INLINE_NOW, MAY_READ_INLINE, Reading, move
 from ._writer import TRANSPORT_ERRORS, Writer
 
 __all__ = ["Reader"]
@@ -65,7 +66,8 @@ class Reader:
         leftover: bytes read past the opening handshake.
 
     Attributes:
-        who: who reads now (:class:`WhoReads`).
+        state: who reads now (a :class:`Reading`; the table is in
+            _who_reads.py).
         discard: set by ``aclose()``: messages arriving from now on are
             dropped instead of queued.
     """
@@ -86,7 +88,7 @@ class Reader:
         "_sweeper",
         "_writer",
         "discard",
-        "who",
+        "state",
     )
 
     def __init__(
@@ -109,7 +111,7 @@ class Reader:
         self._writer = writer
         self._ending = ending
         self._leftover = leftover
-        self.who = WhoReads()
+        self.state = Reading.NOBODY
         self.discard = False
         # The fragmented message waiting for receive() or receive_stream().
         self._incoming: Incoming | None = None
@@ -137,16 +139,16 @@ class Reader:
 
     def ensure_task(self) -> None:
         """Make sure the reader task runs (now, or after the inline read)."""
-        who = self.who
-        if who.state is Reading.INLINE:
-            who.move(Reading.HANDOVER)
-        elif who.state is Reading.NOBODY:
+        state = self.state
+        if state is Reading.INLINE:
+            self.state = move(state, Reading.HANDOVER)
+        elif state is Reading.NOBODY:
             self.start_task()
 
     def start_task(self, *, spawn: bool = True) -> None:
         """NOBODY or HANDOVER -> TASK: start the reader task (``spawn=False``:
         the caller runs :meth:`run` itself)."""
-        self.who.move(Reading.TASK)
+        self.state = move(self.state, Reading.TASK)
         if self._sweeper is not None:
             self._sweeper.forget(self._key)  # no more hand-over checks
         if spawn:
@@ -171,7 +173,7 @@ class Reader:
                 if protocol.state is State.CLOSED:
                     await self._after_close_handshake()
                     return
-                if not await self._read_step():
+                if not self._took(await self._read_once()):
                     return
         except TRANSPORT_ERRORS as exc:
             if self._ending.aborting:
@@ -232,12 +234,13 @@ class Reader:
 
     # ------------------------------------------------------ the read step
 
-    async def _read_step(self) -> bool:
-        """Read once and feed the protocol; False at end of stream (recorded).
-
-        The one read of both ways of reading. Transport errors propagate.
+    def _took(self, received: bytes | bytearray | int) -> bool:
+        """Give what a read returned to the protocol; False at end of stream
+        (recorded). The one read step of both ways of reading is
+        ``self._took(await self._read_once())``: no coroutine of its own,
+        since an idle connection waits inside it and a frame costs memory.
         """
-        if self._feed(await self._read_once()):
+        if self._feed(received):
             return True
         self._protocol.receive_data(b"")
         self._ending.record_reason(_PEER_EOF)
@@ -284,15 +287,14 @@ class Reader:
         sweeper = self._sweeper
         if queue.closed:
             raise trio.EndOfChannel
-        who = self.who
-        if sweeper is None or not who.may_read_inline:
+        if sweeper is None or self.state not in MAY_READ_INLINE:
             return await queue.get()
-        if who.inline_now:  # another task reads inline: let a reader serve both
+        if self.state in INLINE_NOW:  # another task reads inline: a task serves both
             self.ensure_task()
             return await queue.get()
         sweeper.back(self._key)
         try:
-            while who.may_read_inline:
+            while self.state in MAY_READ_INLINE:
                 await self._read_inline()
                 item = queue.take()
                 if item is not EMPTY:
@@ -301,7 +303,7 @@ class Reader:
                     raise trio.EndOfChannel
             return await queue.get()
         finally:
-            if who.may_read_inline:
+            if self.state in MAY_READ_INLINE:
                 assert self._key is not None
                 sweeper.away(self._key, trio.current_time())
 
@@ -313,8 +315,7 @@ class Reader:
         Hands over to the reader task when the connection leaves the
         ordinary flow of messages.
         """
-        who = self.who
-        who.move(Reading.INLINE)
+        self.state = move(self.state, Reading.INLINE)
         protocol = self._protocol
         ending = self._ending
         try:
@@ -323,7 +324,7 @@ class Reader:
                 self._leftover = b""
             else:
                 try:
-                    more = await self._read_step()
+                    more = self._took(await self._read_once())
                 except TRANSPORT_ERRORS as exc:
                     if not ending.aborting:
                         ending.record_cause(exc)
@@ -336,11 +337,11 @@ class Reader:
             if protocol.pending_failure is not None:
                 self.ensure_task()  # the reader task fails it in order
         finally:
-            if who.state is Reading.HANDOVER:
+            if self.state is Reading.HANDOVER:
                 self.start_task()
-            elif who.state is Reading.INLINE:
-                who.move(Reading.NOBODY)
-        if who.by_task:
+            elif self.state is Reading.INLINE:
+                self.state = move(self.state, Reading.NOBODY)
+        if self.state is Reading.TASK:
             return  # (the reader task writes what is queued itself)
         if protocol.state is State.CLOSED:
             # The close frames crossed while reading inline: on a server (the
@@ -363,7 +364,7 @@ class Reader:
     async def decide(self, incoming: Incoming, mode: Mode) -> None:
         """The user takes a fragmented message whole or streamed: parse on."""
         incoming.decide(mode)
-        if not self.who.may_read_inline or self._incoming is not incoming:
+        if self.state not in MAY_READ_INLINE or self._incoming is not incoming:
             return  # (the reader task waits for the decision itself)
         self._incoming = None
         protocol = self._protocol
@@ -455,13 +456,13 @@ class Reader:
             self._ending.record_reason()
         self._queue.close()
         self._pings.wake_all()
-        self.who.move(Reading.DONE)
+        self.state = move(self.state, Reading.DONE)
         if self._done_event is not None:
             self._done_event.set()
 
     async def wait_done(self) -> None:
         """Wait until reading is over."""
-        if self.who.done:
+        if self.state is Reading.DONE:
             return
         if self._done_event is None:
             self._done_event = trio.Event()

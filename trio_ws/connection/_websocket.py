@@ -51,6 +51,7 @@ from ._streaming import (
     fragments_of,
 )
 from ._sweeper import Sweeper
+from ._who_reads import INLINE_NOW, Reading
 from ._writer import TRANSPORT_ERRORS, Writer
 
 if TYPE_CHECKING:
@@ -305,7 +306,7 @@ class WebSocket(trio.abc.AsyncResource):
         if sending:
             protocol.send_close(code, reason)  # validates code and reason
             reader.discard_all()
-        elif reader.who.done:
+        elif reader.state is Reading.DONE:
             return  # the close frames crossed already (a server's usual end)
         # Wait for the peer's close frame: reading ends when it arrives.
         reader.ensure_task()
@@ -384,7 +385,7 @@ class WebSocket(trio.abc.AsyncResource):
         the pending ping. Returns when to be called next, or None when
         keepalive is over."""
         rule = self._keepalive
-        if rule is None or self._reader.who.done or self._ending.aborting:
+        if rule is None or self._reader.state is Reading.DONE or self._ending.aborting:
             return None
         if self._protocol.state is not State.OPEN:
             return None
@@ -400,7 +401,7 @@ class WebSocket(trio.abc.AsyncResource):
         self._protocol.send_ping(payload)
         pending = self._pings.add(payload, now)
         reader = self._reader
-        if not reader.who.inline_now:
+        if reader.state not in INLINE_NOW:
             reader.ensure_task()  # someone must read the pong
         if not self._writer.write_later(self._nursery):
             assert self._nursery is not None
@@ -698,7 +699,7 @@ class WebSocket(trio.abc.AsyncResource):
         _check_control_payload(payload)
         self._protocol.send_ping(payload)
         pending = self._pings.add(payload, trio.current_time())
-        if not self._reader.who.inline_now:
+        if self._reader.state not in INLINE_NOW:
             self._reader.ensure_task()  # someone must read the pong
         try:
             await self._send_or_close()

@@ -16,15 +16,16 @@ out of the ordinary happens). The switch is one way. States::
     HANDOVER -> TASK | DONE
     TASK -> DONE
 
-The connection asks this object, and only this object, who reads; its
-:meth:`move` refuses any other transition (a bug, not a peer's doing).
+The state is one attribute of the connection's Reader, which alone reads
+and writes it, always through :func:`move`: any other transition raises
+(a bug, not a peer's doing).
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Reading", "WhoReads"]
+__all__ = ["INLINE_NOW", "MAY_READ_INLINE", "Reading", "move"]
 
 
 class Reading(enum.Enum):
@@ -44,37 +45,15 @@ _NEXT: dict[Reading, frozenset[Reading]] = {
 }
 
 
-class WhoReads:
-    """The reading state of one connection (see the module docstring)."""
+MAY_READ_INLINE = frozenset({Reading.NOBODY, Reading.INLINE, Reading.HANDOVER})
+"""States in which no reader task has been started and reading is not over."""
 
-    __slots__ = ("state",)
+INLINE_NOW = frozenset({Reading.INLINE, Reading.HANDOVER})
+"""States in which a receive() is reading inline at this moment."""
 
-    def __init__(self, state: Reading = Reading.NOBODY) -> None:
-        self.state = state
 
-    def move(self, to: Reading) -> None:
-        """Go to state ``to``; RuntimeError if the table does not allow it."""
-        if to not in _NEXT[self.state]:
-            raise RuntimeError(f"reading: no transition {self.state.name} -> {to.name}")
-        self.state = to
-
-    @property
-    def by_task(self) -> bool:
-        """The reader task reads (it may not have run yet)."""
-        return self.state is Reading.TASK
-
-    @property
-    def done(self) -> bool:
-        """Reading is over."""
-        return self.state is Reading.DONE
-
-    @property
-    def inline_now(self) -> bool:
-        """A receive() is reading inline at this moment."""
-        return self.state is Reading.INLINE or self.state is Reading.HANDOVER
-
-    @property
-    def may_read_inline(self) -> bool:
-        """No reader task has been started and reading is not over."""
-        state = self.state
-        return state is not Reading.TASK and state is not Reading.DONE
+def move(state: Reading, to: Reading) -> Reading:
+    """``to``, if the table allows ``state -> to``; else RuntimeError (a bug)."""
+    if to not in _NEXT[state]:
+        raise RuntimeError(f"reading: no transition {state.name} -> {to.name}")
+    return to
