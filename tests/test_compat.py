@@ -10,12 +10,15 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
+import trio.testing
 
 import trio_ws
 import trio_ws.compat as tw
 from trio_ws._core import _handshake as hs
+from trio_ws._core._events import Pong
+from trio_ws.compat._framewise import FramewiseStream, frame_size
 
-from .conftest import TEST_TIMEOUT, echo_handler, http_exchange
+from .conftest import TEST_TIMEOUT, echo_handler, http_exchange, open_raw
 from .conftest import start_server as start_native_server
 
 HOST = "127.0.0.1"
@@ -340,6 +343,58 @@ async def test_message_queue_size_zero_is_a_rendezvous(nursery: trio.Nursery) ->
                 may_take.set()
                 await taken.wait()
                 await client.ping(b"after")
+
+
+async def test_rendezvous_holds_a_ping_sent_with_the_message(
+    nursery: trio.Nursery,
+) -> None:
+    # The message and the ping arrive in one write: still no pong before the
+    # handler takes the message (the reader goes one frame at a time).
+    may_take = trio.Event()
+
+    async def handler(request: tw.WebSocketRequest) -> None:
+        connection = await request.accept()
+        await may_take.wait()
+        assert await connection.get_message() == "first"
+        await trio.sleep_forever()
+
+    port = await start(nursery, handler, message_queue_size=0)
+    with trio.fail_after(TEST_TIMEOUT):
+        peer = await open_raw(port)
+        await peer.client_handshake()
+        peer.protocol.send_text("first")
+        peer.protocol.send_ping(b"held")
+        await peer.flush()
+        with trio.move_on_after(0.3) as waited:
+            await peer.next_event()
+        assert waited.cancelled_caught
+        may_take.set()
+        assert await peer.next_event() == Pong(b"held")
+
+
+def test_frame_size() -> None:
+    assert frame_size(b"\x81") is None
+    assert frame_size(b"\x81\x05") == 7
+    assert frame_size(b"\x81\x85") == 11  # masked: 4 bytes of key
+    assert frame_size(b"\x82\x7e\x01") is None
+    assert frame_size(b"\x82\x7e\x01\x00") == 4 + 256
+    assert frame_size(b"\x82\x7f" + (70000).to_bytes(8, "big")) == 10 + 70000
+
+
+async def test_framewise_stream_stops_at_frame_ends() -> None:
+    sender, receiver = trio.testing.memory_stream_one_way_pair()
+    stream = FramewiseStream(
+        trio.StapledStream(trio.testing.MemorySendStream(), receiver), b"\x81", 64
+    )
+    await sender.send_all(b"\x02hi\x89\x00\x81\x01")
+    assert await stream.receive_some() == b"\x81\x02hi"  # the first frame only
+    assert await stream.receive_some() == b"\x89\x00"  # then the ping
+    assert await stream.receive_some(1) == b"\x81"  # max_bytes is honoured
+    assert await stream.receive_some() == b"\x01"
+    await sender.send_all(b"!")
+    await sender.aclose()
+    assert await stream.receive_some() == b"!"  # (a header cut short by EOF)
+    assert await stream.receive_some() == b""
 
 
 async def test_disconnection_timeout(nursery: trio.Nursery) -> None:

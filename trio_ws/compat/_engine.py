@@ -35,6 +35,7 @@ from .._core._http import encode_head
 from .._core._protocol import Role
 from .._options import DEFAULT_RECEIVE_SIZE, ConnectionOptions
 from .._queue import EMPTY, MessageQueue
+from ._framewise import FramewiseStream
 
 __all__ = [
     "WebSocket",
@@ -95,8 +96,14 @@ def start_connection(
 
     Its reader task starts in ``nursery``. ``leftover``: bytes received after
     the handshake's head (the first frames). With ``rendezvous`` (trio-websocket's
-    ``message_queue_size=0``) a message is read only when ``receive()`` takes it.
+    ``message_queue_size=0``) nothing after a message is read (or answered)
+    until ``receive()`` takes it: a rendezvous queue, and the stream wrapped
+    in a :class:`FramewiseStream`.
     """
+    if rendezvous:
+        # One frame per read, so the reader stops at each untaken message.
+        stream = FramewiseStream(stream, leftover, options.receive_size)
+        leftover = b""
     ws = WebSocket(
         stream,
         options.make_protocol(Role.CLIENT if client else Role.SERVER),
