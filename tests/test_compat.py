@@ -183,19 +183,25 @@ async def test_invalid_requests_are_answered_without_calling_the_handler(
     assert headers.get("sec-websocket-version") == version_header
 
 
-async def test_informational_answer_is_a_rejection_without_body(
-    nursery: trio.Nursery,
+@pytest.mark.parametrize(
+    ("status_line", "status", "body"),
+    [(b"100 Continue", 100, None), (b"204 No Content", 204, b"")],
+)
+async def test_answers_without_body_are_rejections_at_once(
+    nursery: trio.Nursery, status_line: bytes, status: int, body: bytes | None
 ) -> None:
-    async def answer_100(stream: trio.SocketStream) -> None:
-        await stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+    # No Content-Length, and the server keeps the connection open: these
+    # statuses never have a body, so none is waited for.
+    async def answer(stream: trio.SocketStream) -> None:
+        await stream.send_all(b"HTTP/1.1 " + status_line + b"\r\n\r\n")
         await trio.sleep_forever()
 
-    listeners = await nursery.start(functools.partial(trio.serve_tcp, answer_100, 0))
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, answer, 0))
     port = listeners[0].socket.getsockname()[1]
     with trio.fail_after(TEST_TIMEOUT), pytest.raises(tw.ConnectionRejected) as info:
         async with tw.open_websocket(HOST, port, "/", use_ssl=False):
             pass
-    assert (info.value.status_code, info.value.body) == (100, None)
+    assert (info.value.status_code, info.value.body) == (status, body)
 
 
 async def test_server_hanging_up_during_the_handshake_is_a_connection_timeout(

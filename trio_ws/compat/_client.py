@@ -144,13 +144,16 @@ async def _handshake(
         attempt.failure = exc
         await trio.sleep_forever()
     if response.status_code != 101:
+        status = response.status_code
         headers = as_bytes(response.headers)
-        if response.status_code < 200:  # informational: it has no body
-            raise ConnectionRejected(response.status_code, headers, None)
+        if status < 200:  # informational: no body, and None says so
+            raise ConnectionRejected(status, headers, None)
+        if status in (204, 304):  # RFC 9112 6.3: never a body
+            raise ConnectionRejected(status, headers, b"")
         body = await read_rejection_body(
             stream, response, reader.trailing, options.receive_size
         )
-        raise ConnectionRejected(response.status_code, headers, body)
+        raise ConnectionRejected(status, headers, body)
     ws = _start_connection(
         stream,
         nursery,

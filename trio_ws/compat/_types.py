@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Default ``connect_timeout`` and ``disconnect_timeout``, in seconds.
-CONN_TIMEOUT = 60.0
+CONN_TIMEOUT = 60
 #: Default ``message_queue_size``.
 MESSAGE_QUEUE_SIZE = 1
 #: Default ``max_message_size`` (1 MiB).
