@@ -9,9 +9,9 @@ from collections.abc import Iterable
 
 import trio
 
-from .. import _exceptions as ws_errors
-from .._core._events import CloseReason as EngineCloseReason
-from ._engine import WebSocket
+from .. import CloseReason as EngineCloseReason
+from .. import ConnectionClosed as EngineClosed
+from .. import LocalProtocolError, WebSocket
 from ._types import CloseReason, ConnectionClosed, Endpoint
 
 __all__ = ["WebSocketConnection", "compat_reason", "endpoint_of", "is_cancellation"]
@@ -155,7 +155,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """
         try:
             return await self._ws.receive()
-        except ws_errors.ConnectionClosed as exc:
+        except EngineClosed as exc:
             raise self._closed_error(exc) from exc.__cause__
 
     async def send_message(self, message: str | bytes) -> None:
@@ -171,7 +171,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             raise ValueError("message must be str or bytes")
         try:
             await self._ws.send(message)
-        except ws_errors.ConnectionClosed as exc:
+        except EngineClosed as exc:
             raise self._closed_error(exc) from exc.__cause__
 
     async def ping(self, payload: bytes | None = None) -> None:
@@ -191,7 +191,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             payload = os.urandom(4)
         try:
             await self._ws.ping(payload)
-        except ws_errors.ConnectionClosed as exc:
+        except EngineClosed as exc:
             raise self._closed_error(exc) from exc.__cause__
 
     async def pong(self, payload: bytes | None = None) -> None:
@@ -202,7 +202,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """
         try:
             await self._ws.pong(payload or b"")
-        except ws_errors.ConnectionClosed as exc:
+        except EngineClosed as exc:
             raise self._closed_error(exc) from exc.__cause__
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
@@ -218,7 +218,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._closing = CloseReason(code, reason)
         try:
             await self._ws.aclose(code, reason or "")
-        except ws_errors.LocalProtocolError:
+        except LocalProtocolError:
             self._closing = None  # (an invalid code: nothing was sent)
             raise
         except BaseException as exc:
@@ -228,6 +228,6 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     # --------------------------------------------------------------- helpers
 
-    def _closed_error(self, exc: ws_errors.ConnectionClosed) -> ConnectionClosed:
+    def _closed_error(self, exc: EngineClosed) -> ConnectionClosed:
         self._seen = compat_reason(exc.reason)
         return ConnectionClosed(self.closed or self._seen)

@@ -3,16 +3,25 @@
 Every private name of trio_ws that ``trio_ws.compat`` uses is imported or
 touched here, so that a change inside the engine has one place to adapt:
 
-- ``trio_ws._connection.WebSocket``: its constructor (stream, protocol,
-  options, ``subprotocol=``, ``request=``, ``leftover=``) and ``_start(nursery)``;
-  ``WebSocket._queue`` is replaced for ``message_queue_size=0``;
-- ``trio_ws._options.ConnectionOptions.make_protocol`` and
-  ``trio_ws._core._protocol.Role``;
-- ``trio_ws._queue.MessageQueue`` (subclassed) and ``trio_ws._queue.EMPTY``;
+- ``WebSocket``'s constructor (stream, protocol, options, ``subprotocol=``,
+  ``request=``, ``leftover=``), its ``_start(nursery)`` (no sweeper: the
+  reader task starts) and its ``_queue`` slot, replaced for
+  ``message_queue_size=0``;
+- ``ConnectionOptions.make_protocol``, ``trio_ws._core._protocol.Role`` and
+  ``trio_ws._options.DEFAULT_RECEIVE_SIZE``;
+- ``trio_ws._queue.MessageQueue`` (subclassed, every method the engine
+  calls overridden) and ``trio_ws._queue.EMPTY``;
 - ``trio_ws._client._read_body`` (the body of a rejection);
-- the sans-I/O handshake of ``trio_ws._core._handshake`` and
+- the sans-I/O handshake of ``trio_ws._core._handshake`` (``HeadReader``,
+  ``parse_request``, ``validate_request``, ``build_accept_response``,
+  ``build_http_response``, ``generate_key``, ``parse_response``,
+  ``validate_response``, ``Request``, ``ClientOffer``, ``Response``) and
   ``trio_ws._core._http.encode_head``, re-exported as ``hs`` and
   ``encode_head``.
+
+Besides, the compat layer relies on public behaviour: ``WebSocket.receive``,
+``send``, ``ping``, ``pong``, ``aclose``, ``closed``, ``is_client``,
+``subprotocol`` and ``statistics()`` (its ``state`` and ``close_reason``).
 
 Why: trio-websocket's server hands the request to the handler *before* the
 upgrade (``accept()``/``reject()`` run in the handler) and its client keeps
@@ -28,17 +37,16 @@ from typing import TypeVar
 
 import trio
 
+from .. import ConnectionOptions, WebSocket
 from .._client import _read_body
-from .._connection import WebSocket
 from .._core import _handshake as hs
 from .._core._http import encode_head
 from .._core._protocol import Role
-from .._options import DEFAULT_RECEIVE_SIZE, ConnectionOptions
+from .._options import DEFAULT_RECEIVE_SIZE
 from .._queue import EMPTY, MessageQueue
 from ._framewise import FramewiseStream
 
 __all__ = [
-    "WebSocket",
     "encode_head",
     "hs",
     "make_options",
