@@ -162,7 +162,9 @@ def bench(session: nox.Session) -> None:
 TRIO_WEBSOCKET = "trio-websocket==0.12.2"
 
 # Its tests that reach into trio-websocket's private internals, which
-# trio_ws.compat does not have: deselected, each with the reason.
+# trio_ws.compat does not have: deselected, each with the reason. (One more,
+# test_client_connect_networking_error, patches _impl.connect_websocket: the
+# patch has no effect here, and it passes on a real network error instead.)
 COMPAT_DESELECTED = {
     "test_client_open_url_options": (
         "patches trio_websocket._impl.open_websocket and expects "
