@@ -75,7 +75,7 @@ def _url_to_host(
     url = str(url)  # (yarl.URL objects are accepted too)
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("ws", "wss"):
-        raise ValueError('WebSocket URL scheme must be "ws:" or "wss:"')
+        raise ValueError(f"not a ws: or wss: URL scheme: {url!r}")
     use_ssl: ssl.SSLContext | bool
     if ssl_context is None:
         use_ssl = parts.scheme == "wss"
@@ -84,7 +84,7 @@ def _url_to_host(
     else:
         use_ssl = ssl_context
     if parts.hostname is None:
-        raise ValueError("URL host must not be None")
+        raise ValueError(f"no host in URL {url!r}")
     port = parts.port if parts.port is not None else (443 if use_ssl else 80)
     # RFC 7230 5.3.1: an empty path is sent as "/"; the query is kept as is.
     resource = parts.path or "/"

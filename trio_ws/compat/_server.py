@@ -295,7 +295,7 @@ class WebSocketServer:
         disconnect_timeout: float = CONN_TIMEOUT,
     ) -> None:
         if len(listeners) == 0:
-            raise ValueError("Listeners must contain at least one item.")
+            raise ValueError("a WebSocketServer needs at least one listener")
         self._handler = handler
         self._listeners = list(listeners)
         self._handler_nursery = handler_nursery
@@ -379,7 +379,8 @@ def _listener_endpoint(listener: trio.abc.Listener[Any]) -> Endpoint | str:
     )
     if isinstance(inner, trio.SocketListener):
         name = inner.socket.getsockname()
-        return Endpoint(name[0], name[1], is_ssl)
+        with contextlib.suppress(ValueError, TypeError, IndexError):
+            return Endpoint(name[0], name[1], is_ssl)  # (not for a Unix socket)
     return repr(listener)
 
 
