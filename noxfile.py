@@ -1,10 +1,14 @@
-"""Nox sessions: tests, lint, typecheck, browser, autobahn, bench.
+"""Nox sessions: tests, lint, typecheck, browser, autobahn, bench, compat.
 
 Run ``python -m pip install nox && python -m nox -s tests`` on a machine that has
 only Python: every session installs what it needs into its own virtualenv.
 """
 
 from __future__ import annotations
+
+import pathlib
+import shutil
+import tarfile
 
 import nox
 
@@ -162,3 +166,116 @@ def storm(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "benchmarks/storm.py", *session.posargs)
+
+
+# trio-websocket's own test suite, run against trio_ws.compat (``nox -s compat``).
+TRIO_WEBSOCKET = "trio-websocket==0.12.2"
+
+# Its tests that reach into trio-websocket's private internals, which
+# trio_ws.compat does not have: deselected, each with the reason. (One more,
+# test_client_connect_networking_error, patches _impl.connect_websocket: the
+# patch has no effect here, and it passes on a real network error instead.)
+COMPAT_DESELECTED = {
+    "test_client_open_url_options": (
+        "patches trio_websocket._impl.open_websocket and expects "
+        "open_websocket_url() to call it"
+    ),
+    "test_open_websocket_internal_ki": (
+        "monkeypatches the private WebSocketConnection._handle_ping_event"
+    ),
+    "test_open_websocket_internal_exc": (
+        "monkeypatches the private WebSocketConnection._handle_ping_event"
+    ),
+    "test_open_websocket_cancellations": (
+        "monkeypatches the private WebSocketConnection._handle_ping_event"
+    ),
+    "test_server_close_client_disconnect_race": (
+        "waits on the private _for_testing_peer_closed_connection event (never "
+        "set here: the test would pass without reaching ws._stream)"
+    ),
+    "test_remote_close_local_message_race": (
+        "waits on the private _for_testing_peer_closed_connection event "
+        "(never set here: it would hang)"
+    ),
+    "test_message_after_local_close_race": (
+        "wraps the private WebSocketConnection._send to spot the close frame"
+    ),
+    "test_server_tcp_closed_on_close_connection_event": (
+        "replaces the private _close_stream and sends a wsproto event "
+        "through the private _send"
+    ),
+    "test_remote_close_rude": (
+        "sends a wsproto CloseConnection event through the private _send"
+    ),
+}
+
+# The import shim: a ``trio_websocket`` package that only re-exports
+# trio_ws.compat (and, for the tests' one private import, the builtin
+# exception group type trio-websocket aliases under that name).
+_SHIM = {
+    "__init__.py": "from trio_ws.compat import *  # noqa: F403\n",
+    "_impl.py": (
+        "import sys\n\n"
+        "from trio_ws.compat import *  # noqa: F403\n\n"
+        "if sys.version_info >= (3, 11):\n"
+        "    from builtins import BaseExceptionGroup as _TRIO_EXC_GROUP_TYPE\n"
+        "else:\n"
+        "    from exceptiongroup import BaseExceptionGroup as _TRIO_EXC_GROUP_TYPE\n"
+    ),
+}
+
+# The suite's pytest settings (its repository's pytest.ini is not in the
+# sdist): Trio mode, and trio's default strict exception groups, which its
+# test_handshake_exception_before_accept checks for on trio >= 0.25.
+_COMPAT_PYTEST_INI = "[pytest]\ntrio_mode = true\n"
+
+
+@nox.session
+def compat(session: nox.Session) -> None:
+    """trio-websocket 0.12.2's own tests, unmodified, against trio_ws.compat.
+
+    Downloads its sdist from PyPI (pip), extracts its ``tests/`` into the
+    session's temporary directory, and runs them through an import shim (a
+    ``trio_websocket`` package re-exporting ``trio_ws.compat``). The tests
+    that patch trio-websocket's private internals are deselected (listed in
+    COMPAT_DESELECTED, with why). Arguments after ``--`` go to pytest.
+    """
+    # Its tests import attrs, pytest-trio's fixtures, trustme and wsproto.
+    session.install(
+        "-e", ".", "pytest>=8", "pytest-trio>=0.8", "trustme>=1.1", "wsproto>=1.2"
+    )
+    tmp = pathlib.Path(session.create_tmp()).resolve()
+    sdists = sorted(tmp.glob("trio_websocket-0.12.2.tar.gz"))
+    if not sdists:
+        session.run(
+            "python", "-m", "pip", "download", "--no-binary", ":all:",
+            "--no-deps", "--dest", str(tmp), TRIO_WEBSOCKET,
+        )  # fmt: skip
+        sdists = sorted(tmp.glob("trio_websocket-*.tar.gz"))
+    if len(sdists) != 1:
+        session.error(f"expected one {TRIO_WEBSOCKET} sdist in {tmp}")
+    run_dir = tmp / "trio-websocket-suite"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    (run_dir / "tests").mkdir(parents=True)
+    with tarfile.open(sdists[0]) as sdist:
+        for member in sdist.getmembers():
+            parts = pathlib.PurePosixPath(member.name).parts
+            if len(parts) == 3 and parts[1] == "tests" and member.isfile():
+                source = sdist.extractfile(member)
+                assert source is not None
+                (run_dir / "tests" / parts[2]).write_bytes(source.read())
+    shim = run_dir / "shim" / "trio_websocket"
+    shim.mkdir(parents=True)
+    for name, text in _SHIM.items():
+        (shim / name).write_text(text)
+    (run_dir / "pytest.ini").write_text(_COMPAT_PYTEST_INI)
+    for test, reason in COMPAT_DESELECTED.items():
+        session.log(f"deselected {test}: {reason}")
+    deselect = [
+        f"--deselect=tests/test_connection.py::{test}" for test in COMPAT_DESELECTED
+    ]
+    with session.chdir(run_dir):
+        session.run(
+            "pytest", "-p", "no:cacheprovider", "-rfE", *deselect, *session.posargs,
+            env={"PYTHONPATH": str(run_dir / "shim")},
+        )  # fmt: skip

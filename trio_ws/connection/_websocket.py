@@ -118,7 +118,10 @@ class WebSocket(trio.abc.AsyncResource):
         extensions: str | None = None,
         request: Request | None = None,
         leftover: bytes = b"",
+        queue: MessageQueue[QueueItem] | None = None,
     ) -> None:
+        # (``queue``: for this package only; trio_ws.compat passes a
+        # rendezvous queue for trio-websocket's message_queue_size=0.)
         self._stream = stream
         self._protocol = protocol
         self._options = options
@@ -132,7 +135,9 @@ class WebSocket(trio.abc.AsyncResource):
         # Messages for receive() (see QueueItem); None marks where the peer
         # broke the protocol. (Not MessageQueue[QueueItem](...): subscripting
         # at run time builds a generic alias on every connection.)
-        self._queue: MessageQueue[QueueItem] = MessageQueue(options.message_queue_size)
+        if queue is None:
+            queue = MessageQueue(options.message_queue_size)
+        self._queue = queue
         # Pings waiting for their pong, by payload, oldest first.
         self._pings = PingTracker()
         self._reader = Reader(
