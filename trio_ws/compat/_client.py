@@ -18,11 +18,19 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import attrs
 import trio
 
 from .. import InvalidHandshake
-from ._connection import WebSocketConnection, is_cancellation
-from ._engine import encode_head, hs, make_options, read_rejection_body
+from ._connection import WebSocketConnection
+from ._engine import (
+    encode_head,
+    hidden_nursery,
+    hs,
+    make_options,
+    read_head,
+    read_rejection_body,
+)
 from ._engine import start_connection as _start_connection
 from ._headers import OWN_REQUEST_HEADERS, OWN_RESPONSE_HEADERS, as_bytes, as_text
 from ._types import (
@@ -47,6 +55,17 @@ __all__ = [
 ExtraHeaders = list[tuple[bytes, bytes]]
 
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+@attrs.frozen
+class _Asked:
+    """What the caller asks for, as trio-websocket's keyword arguments."""
+
+    subprotocols: Iterable[str] | None = None
+    extra_headers: ExtraHeaders | None = None
+    message_queue_size: int = MESSAGE_QUEUE_SIZE
+    max_message_size: int = MAX_MESSAGE_SIZE
+    receive_buffer_size: int | None = RECEIVE_BYTES
 
 
 class _Attempt:
@@ -96,26 +115,22 @@ def _url_to_host(
 async def _handshake(
     nursery: trio.Nursery,
     stream: trio.abc.Stream,
-    *,
     host_header: str,
     resource: str,
-    subprotocols: Iterable[str] | None,
-    extra_headers: ExtraHeaders | None,
-    message_queue_size: int,
-    max_message_size: int,
-    receive_buffer_size: int | None,
+    asked: _Asked,
+    *,
     close_timeout: float,
     attempt: _Attempt,
 ) -> WebSocketConnection:
     """The client's opening handshake on ``stream``, then the connection."""
     options = make_options(
-        message_queue_size=message_queue_size,
-        max_message_size=max_message_size,
-        receive_buffer_size=receive_buffer_size,
+        message_queue_size=asked.message_queue_size,
+        max_message_size=asked.max_message_size,
+        receive_buffer_size=asked.receive_buffer_size,
         close_timeout=close_timeout,
     )
     key = hs.generate_key()
-    offered = tuple(subprotocols or ())
+    offered = tuple(asked.subprotocols or ())
     fields = [
         ("Host", host_header),
         ("Upgrade", "websocket"),
@@ -125,17 +140,13 @@ async def _handshake(
     ]
     if offered:
         fields.append(("Sec-WebSocket-Protocol", ", ".join(offered)))
-    fields.extend(as_text(extra_headers, leave_out=OWN_REQUEST_HEADERS))
+    fields.extend(as_text(asked.extra_headers, leave_out=OWN_REQUEST_HEADERS))
     head = encode_head(f"GET {resource} HTTP/1.1", tuple(fields))
-    reader = hs.HeadReader()
     try:
         await stream.send_all(head)
-        while True:
-            data = await stream.receive_some(options.receive_size)
-            if not data:
-                raise HandshakeError("the server closed the connection unanswered")
-            if reader.feed(data):
-                break
+        reader = await read_head(stream, options.receive_size)
+        if reader is None:
+            raise HandshakeError("the server closed the connection unanswered")
         response = hs.parse_response(reader.head)
         if response.status_code == 101:
             accepted = hs.validate_response(response, key=key, subprotocols=offered)
@@ -159,7 +170,7 @@ async def _handshake(
         nursery,
         options,
         client=True,
-        rendezvous=message_queue_size == 0,
+        rendezvous=asked.message_queue_size == 0,
         subprotocol=accepted.subprotocol,
         leftover=reader.trailing,
     )
@@ -176,13 +187,9 @@ async def _connect(
     host: str,
     port: int,
     resource: str,
-    *,
     use_ssl: bool | ssl.SSLContext,
-    subprotocols: Iterable[str] | None,
-    extra_headers: ExtraHeaders | None,
-    message_queue_size: int,
-    max_message_size: int,
-    receive_buffer_size: int | None,
+    asked: _Asked,
+    *,
     close_timeout: float,
     attempt: _Attempt,
 ) -> WebSocketConnection:
@@ -194,17 +201,14 @@ async def _connect(
         stream = await trio.open_ssl_over_tcp_stream(
             host, port, ssl_context=ssl_context, https_compatible=True
         )
+    host_header = host if port in (80, 443) else f"{host}:{port}"
     try:
         return await _handshake(
             nursery,
             stream,
-            host_header=host if port in (80, 443) else f"{host}:{port}",
-            resource=resource,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            message_queue_size=message_queue_size,
-            max_message_size=max_message_size,
-            receive_buffer_size=receive_buffer_size,
+            host_header,
+            resource,
+            asked,
             close_timeout=close_timeout,
             attempt=attempt,
         )
@@ -247,17 +251,20 @@ async def connect_websocket(
         OSError: the TCP connection failed.
         ConnectionRejected: the server answered with another status than 101.
     """
+    asked = _Asked(
+        subprotocols,
+        extra_headers,
+        message_queue_size,
+        max_message_size,
+        receive_buffer_size,
+    )
     return await _connect(
         nursery,
         host,
         port,
         resource,
-        use_ssl=use_ssl,
-        subprotocols=subprotocols,
-        extra_headers=extra_headers,
-        message_queue_size=message_queue_size,
-        max_message_size=max_message_size,
-        receive_buffer_size=receive_buffer_size,
+        use_ssl,
+        asked,
         close_timeout=CONN_TIMEOUT,
         attempt=_Attempt(),
     )
@@ -308,16 +315,19 @@ async def wrap_client_stream(
 ) -> WebSocketConnection:
     """Run the client's opening handshake on an open stream (``host`` is sent
     as the Host header); see :func:`connect_websocket`."""
+    asked = _Asked(
+        subprotocols,
+        extra_headers,
+        message_queue_size,
+        max_message_size,
+        receive_buffer_size,
+    )
     return await _handshake(
         nursery,
         stream,
-        host_header=host,
-        resource=resource,
-        subprotocols=subprotocols,
-        extra_headers=extra_headers,
-        message_queue_size=message_queue_size,
-        max_message_size=max_message_size,
-        receive_buffer_size=receive_buffer_size,
+        host,
+        resource,
+        asked,
         close_timeout=CONN_TIMEOUT,
         attempt=_Attempt(),
     )
@@ -360,49 +370,37 @@ async def open_websocket(
         DisconnectionTimeout: the closing handshake took longer than
             ``disconnect_timeout``.
     """
-    outcome: list[BaseException] = []  # how the block (or the connect) ended
-    try:
-        async with trio.open_nursery() as nursery:
-            try:
-                attempt = _Attempt()
-                try:
-                    with trio.fail_after(connect_timeout):
-                        connection = await _connect(
-                            nursery,
-                            host,
-                            port,
-                            resource,
-                            use_ssl=use_ssl,
-                            subprotocols=subprotocols,
-                            extra_headers=extra_headers,
-                            message_queue_size=message_queue_size,
-                            max_message_size=max_message_size,
-                            receive_buffer_size=receive_buffer_size,
-                            close_timeout=disconnect_timeout,
-                            attempt=attempt,
-                        )
-                except trio.TooSlowError:
-                    raise ConnectionTimeout from attempt.failure
-                except OSError as exc:
-                    raise HandshakeError from exc
-                try:
-                    yield connection
-                finally:
-                    await _close(connection, disconnect_timeout)
-            except BaseException as exc:
-                # Taken out of the nursery, so it is not wrapped in a group.
-                outcome.append(exc)
-    except BaseException as exc:
-        # The nursery's own exit was cancelled after the block had failed:
-        # the block's exception is the one to report.
-        if not (outcome and is_cancellation(exc)):
-            raise
-    if outcome:
-        error = outcome.pop()
+    asked = _Asked(
+        subprotocols,
+        extra_headers,
+        message_queue_size,
+        max_message_size,
+        receive_buffer_size,
+    )
+    # (hidden_nursery: the block's exception leaves unchanged, never in a
+    # group, and wins over a failed or cancelled close.)
+    async with hidden_nursery() as nursery:
+        attempt = _Attempt()
         try:
-            raise error
+            with trio.fail_after(connect_timeout):
+                connection = await _connect(
+                    nursery,
+                    host,
+                    port,
+                    resource,
+                    use_ssl,
+                    asked,
+                    close_timeout=disconnect_timeout,
+                    attempt=attempt,
+                )
+        except trio.TooSlowError:
+            raise ConnectionTimeout from attempt.failure
+        except OSError as exc:
+            raise HandshakeError from exc
+        try:
+            yield connection
         finally:
-            del error
+            await _close(connection, disconnect_timeout)
 
 
 def open_websocket_url(

@@ -18,7 +18,10 @@ touched here, so that a change inside the engine has one place to adapt:
   ``build_http_response``, ``generate_key``, ``parse_response``,
   ``validate_response``, ``Request``, ``ClientOffer``, ``Response``) and
   ``trio_ws._core._http.encode_head``, re-exported as ``hs`` and
-  ``encode_head``.
+  ``encode_head``;
+- ``trio_ws.server._handshake.read_request`` (the server's first step),
+  ``trio_ws._http_io.read_head`` (the one HTTP head reader) and
+  ``trio_ws._scopes.hidden_nursery`` (what leaves a nursery of ours).
 
 Besides, the compat layer relies on public behaviour: ``WebSocket.receive``,
 ``send``, ``ping``, ``pong``, ``aclose``, ``closed``, ``is_client``,
@@ -42,14 +45,20 @@ from .. import ConnectionOptions, WebSocket
 from .._core import _handshake as hs
 from .._core._http import encode_head
 from .._core._protocol import Role
+from .._http_io import read_head
 from .._options import DEFAULT_RECEIVE_SIZE
+from .._scopes import hidden_nursery
 from ..client._client import _read_body
 from ..connection._queue import EMPTY, MessageQueue
+from ..server._handshake import read_request
 from ._framewise import FramewiseStream
 
 __all__ = [
     "encode_head",
+    "hidden_nursery",
     "hs",
+    "read_head",
+    "read_request",
     "make_options",
     "read_rejection_body",
     "start_connection",

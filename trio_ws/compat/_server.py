@@ -23,7 +23,7 @@ import trio
 
 from .. import ConnectionOptions, InvalidHandshake
 from ._connection import WebSocketConnection, endpoint_of
-from ._engine import hs, make_options, start_connection
+from ._engine import hs, make_options, read_request, start_connection
 from ._headers import OWN_RESPONSE_HEADERS, as_bytes, as_text
 from ._types import (
     CONN_TIMEOUT,
@@ -230,22 +230,18 @@ async def _read_request(
 ) -> tuple[hs.Request, hs.ClientOffer, bytes] | None:
     """Read and check an upgrade request; None when there is none (the client
     left, or its request was invalid: then it has been answered)."""
-    reader = hs.HeadReader()
     try:
-        while True:
-            data = await stream.receive_some(receive_size)
-            if not data:
-                return None
-            if reader.feed(data):
-                break
-        request = hs.parse_request(reader.head)
+        received = await read_request(stream, receive_size)
+        if received is None:
+            return None
+        request, leftover = received
         offer = hs.validate_request(request)
     except InvalidHandshake as exc:
         await _refuse(stream, exc)
         return None
     except _TRANSPORT_ERRORS:
         return None
-    return request, offer, reader.trailing
+    return request, offer, leftover
 
 
 async def _refuse(stream: trio.abc.Stream, exc: InvalidHandshake) -> None:

@@ -48,14 +48,14 @@ _NOT_UPGRADE_BODY = (
 
 
 async def read_request(
-    stream: trio.abc.Stream, options: ConnectionOptions
+    stream: trio.abc.Stream, receive_size: int
 ) -> tuple[hs.Request, bytes] | None:
     """The request and the bytes after its head; None if the client left.
 
     Raises:
         InvalidHandshake: a malformed head (its status says which answer).
     """
-    reader = await read_head(stream, options.receive_size)
+    reader = await read_head(stream, receive_size)
     if reader is None:
         return None
     request = hs.parse_request(

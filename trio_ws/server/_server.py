@@ -335,7 +335,7 @@ async def _server_handshake(
     request was answered with plain HTTP (process_request, 426, 4xx...).
     """
     try:
-        received = await handshake.read_request(stream, options)
+        received = await handshake.read_request(stream, options.receive_size)
         if received is None:
             return None  # the client left before sending a request
         request, leftover = received
