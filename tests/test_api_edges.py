@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
+from typing import Any
 
 import pytest
 import trio
@@ -99,3 +101,53 @@ async def test_closed_after_our_aclose_is_the_peers_echo() -> None:
     # The client saw our frame; we see its echo (trio_ws echoes the code only).
     assert info.value.reason == CloseReason(4000, "ours")
     assert closed == [CloseReason(4000, "")]
+
+
+def answering_server(answer: bytes) -> Any:
+    """A TCP handler that reads a request head, answers, and stays open."""
+
+    async def handler(stream: trio.SocketStream) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await stream.receive_some(65536)
+        await stream.send_all(answer)
+        await trio.sleep_forever()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "body"),
+    [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", 204, b""),
+        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", 304, b""),
+        (
+            b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            403,
+            b"hello world",
+        ),
+    ],
+)
+async def test_rejections_are_read_as_http_says_even_when_the_server_stays(
+    answer: bytes, status: int, body: bytes
+) -> None:
+    """No body for 204/304, chunked decoded, without waiting for a close."""
+    with trio.fail_after(TEST_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                functools.partial(trio.serve_tcp, host="127.0.0.1"),
+                answering_server(answer),
+                0,
+            )
+            port = listeners[0].socket.getsockname()[1]
+            # (No open_timeout: a client waiting for a body that never comes
+            # would hang until the test's own deadline.)
+            with pytest.raises(ConnectionRejected) as info:
+                async with open_websocket_url(
+                    f"ws://127.0.0.1:{port}/", open_timeout=None
+                ):
+                    pass
+            nursery.cancel_scope.cancel()
+    assert info.value.status_code == status
+    assert info.value.body == body

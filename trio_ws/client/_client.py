@@ -13,6 +13,7 @@ import attrs
 import trio
 
 from .._core import _handshake as hs
+from .._core._body import ResponseBody
 from .._core._deflate import DeflateParams, client_accept, client_offer
 from .._core._protocol import Role
 from .._core._url import WebSocketURL, parse_url
@@ -341,20 +342,20 @@ def _open_deadline(timeout: float | None, what: str) -> Iterator[None]:
 
 
 async def _read_body(
-    stream: trio.abc.Stream, response: hs.Response, body: bytes, receive_size: int
+    stream: trio.abc.Stream, response: hs.Response, received: bytes, receive_size: int
 ) -> bytes:
-    """Read a rejection's body (Content-Length, else until EOF; bounded)."""
-    length = hs.response_body_length(response)
-    limit = (
-        hs.MAX_RESPONSE_BODY if length is None else min(length, hs.MAX_RESPONSE_BODY)
-    )
-    buffer = bytearray(body)
+    """Read a rejection's body (RFC 9112 6.3: none for 1xx/204/304, chunked
+    decoded, Content-Length, else until EOF), keeping at most
+    ``MAX_RESPONSE_BODY`` bytes; a transport error ends it where it is."""
+    body = ResponseBody(response, hs.MAX_RESPONSE_BODY)
+    body.feed(received)
     try:
-        while len(buffer) < limit:
+        while not body.done:
             data = await stream.receive_some(receive_size)
             if not data:
+                body.eof()
                 break
-            buffer += data
+            body.feed(data)
     except (trio.BrokenResourceError, OSError):
         pass
-    return bytes(buffer[:limit])
+    return bytes(body.data)

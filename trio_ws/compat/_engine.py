@@ -138,8 +138,9 @@ def start_connection(
 async def read_rejection_body(
     stream: trio.abc.Stream, response: hs.Response, received: bytes, receive_size: int
 ) -> bytes:
-    """The body of a non-101 answer: Content-Length bytes, else up to EOF
-    (bounded by ``hs.MAX_RESPONSE_BODY``); ``received``: what came after the head."""
+    """The body of a non-101 answer, as the engine reads it (none for
+    1xx/204/304, chunked decoded, Content-Length, else up to EOF; bounded by
+    ``hs.MAX_RESPONSE_BODY``); ``received``: what came after the head."""
     return await _read_body(stream, response, received, receive_size)
 
 
