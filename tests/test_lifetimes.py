@@ -96,12 +96,9 @@ CLIENT_CMS: dict[str, CMFactory] = {
 }
 
 
-async def run_body(way: str, ws: WebSocket, scope: trio.CancelScope) -> None:
-    """The body of the block, ending the way ``way`` says."""
-    await ws.send("hi")
-    assert await ws.receive() == "hi"
-    if way == "return":
-        return
+async def end_body(way: str, scope: trio.CancelScope) -> None:
+    """End a block's body the way ``way`` says, for the ways every context
+    manager shares (returns for the others)."""
     if way == "error":
         raise ValueError("from the body")
     if way == "error_while_cancelled":
@@ -113,13 +110,20 @@ async def run_body(way: str, ws: WebSocket, scope: trio.CancelScope) -> None:
     if way == "outer_cancel":
         scope.cancel()
         await trio.sleep_forever()
+    if way == "keyboard_interrupt":
+        raise KeyboardInterrupt
+
+
+async def run_body(way: str, ws: WebSocket, scope: trio.CancelScope) -> None:
+    """The body of the block, ending the way ``way`` says."""
+    await ws.send("hi")
+    assert await ws.receive() == "hi"
+    await end_body(way, scope)
     if way in ("peer_close", "peer_reset"):
         if way == "peer_close":
             await ws.send("close")
         await ws.receive()  # raises ConnectionClosed
         raise AssertionError("the peer's close was not seen")
-    if way == "keyboard_interrupt":
-        raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -198,23 +202,11 @@ async def test_pubsub_subscription(way: str) -> None:
                 try:
                     await hub.publish("room", "m")
                     assert await subscription.receive() == "m"
-                    if way == "error":
-                        raise ValueError("from the body")
-                    if way == "error_while_cancelled":
-                        scope.cancel()
-                        try:
-                            await trio.sleep_forever()
-                        finally:
-                            raise ValueError("cleanup failed")
-                    if way == "outer_cancel":
-                        scope.cancel()
-                        await trio.sleep_forever()
+                    await end_body(way, scope)
                     if way == "hub_closed":
                         hub.close()
                         async for _ in subscription:
                             raise AssertionError("nothing was published")
-                    if way == "keyboard_interrupt":
-                        raise KeyboardInterrupt
                 except BaseException as exc:
                     inside = exc
                     raise

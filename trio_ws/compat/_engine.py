@@ -19,6 +19,8 @@ touched here, so that a change inside the engine has one place to adapt:
   ``validate_response``, ``Request``, ``ClientOffer``, ``Response``) and
   ``trio_ws._core._http.encode_head``, re-exported as ``hs`` and
   ``encode_head``;
+- ``trio_ws._core._events._CLOSE_CODE_NAMES`` (the registered close codes'
+  names, which trio-websocket spells slightly differently);
 - ``trio_ws.server._handshake.read_request`` (the server's first step),
   ``trio_ws._http_io.read_head`` (the one HTTP head reader) and
   ``trio_ws._scopes.hidden_nursery`` (what leaves a nursery of ours).
@@ -43,6 +45,7 @@ import trio
 
 from .. import ConnectionOptions, WebSocket
 from .._core import _handshake as hs
+from .._core._events import _CLOSE_CODE_NAMES as CLOSE_CODE_NAMES
 from .._core._http import encode_head
 from .._core._protocol import Role
 from .._http_io import read_head
@@ -54,6 +57,7 @@ from ..server._handshake import read_request
 from ._framewise import FramewiseStream
 
 __all__ = [
+    "CLOSE_CODE_NAMES",
     "encode_head",
     "hidden_nursery",
     "hs",

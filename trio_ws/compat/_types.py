@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from ._engine import CLOSE_CODE_NAMES
+
 __all__ = [
     "CONN_TIMEOUT",
     "MAX_MESSAGE_SIZE",
@@ -35,21 +37,12 @@ MAX_MESSAGE_SIZE = 2**20
 RECEIVE_BYTES = 4096
 
 # The names trio-websocket gives registered close codes (those of wsproto's
-# CloseReason enumeration); other codes are named after their range.
+# CloseReason enumeration): trio_ws's, but for three spellings and 1014,
+# which it does not name. Other codes are named after their range.
 _CODE_NAMES = {
-    1000: "NORMAL_CLOSURE",
-    1001: "GOING_AWAY",
-    1002: "PROTOCOL_ERROR",
-    1003: "UNSUPPORTED_DATA",
-    1005: "NO_STATUS_RCVD",
-    1006: "ABNORMAL_CLOSURE",
+    **{code: name for code, name in CLOSE_CODE_NAMES.items() if code != 1014},
     1007: "INVALID_FRAME_PAYLOAD_DATA",
-    1008: "POLICY_VIOLATION",
-    1009: "MESSAGE_TOO_BIG",
     1010: "MANDATORY_EXT",
-    1011: "INTERNAL_ERROR",
-    1012: "SERVICE_RESTART",
-    1013: "TRY_AGAIN_LATER",
     1015: "TLS_HANDSHAKE_FAILED",
 }
 
