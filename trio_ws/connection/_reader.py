@@ -348,10 +348,10 @@ class Reader:
             # only side that reads inline) write the echo and close TCP at
             # once (RFC 6455 7.1.1). The peer's close frame says why it
             # ended: a failed echo adds nothing.
-            await self.flush_shielded(record_error=False, then_close=True)
+            await self._writer.flush_shielded(record_error=False, then_close=True)
             self._finish(record_reason=True)
         elif protocol.has_data_to_send:
-            await self.write_soon()
+            await self._writer.write_soon(self._nursery)
 
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""
@@ -373,37 +373,7 @@ class Reader:
         if protocol.pending_failure is not None or protocol.state is State.CLOSED:
             self.ensure_task()  # it settles the end of the connection
         elif protocol.has_data_to_send:
-            await self.write_soon()
-
-    # ------------------------------------------------------------ writing
-
-    async def write_soon(self) -> None:
-        """Write what the protocol answered (pongs, a close echo) without
-        exposing the stream to the caller's cancellation: by a helper task,
-        or shielded and bounded by ``close_timeout``."""
-        if not self._writer.write_later(self._nursery):
-            await self.flush_shielded()
-
-    async def flush_shielded(
-        self, *, record_error: bool = True, then_close: bool = False
-    ) -> None:
-        """Write what is queued, shielded from the caller's cancellation and
-        bounded by ``close_timeout``; a transport error is recorded as the
-        close cause (unless ``record_error`` is False). With ``then_close``,
-        close the stream after, still shielded."""
-        # One scope both shields and bounds (cancel scopes are not free, and
-        # this runs for every pong).
-        deadline = trio.current_time() + seconds(self._options.close_timeout)
-        with trio.CancelScope(shield=True, deadline=deadline):
-            try:
-                await self._writer.flush()
-            except TRANSPORT_ERRORS as exc:
-                if record_error:
-                    self._ending.record_cause(exc)
-            if then_close:
-                # (Closing is not bounded by the deadline: it does no I/O that
-                # can wait, see Ending.close_stream. The flush checkpointed.)
-                await self._ending.close_stream(checkpoint=False)
+            await self._writer.write_soon(self._nursery)
 
     # ------------------------------------------------------------ the end
 

@@ -130,7 +130,12 @@ class WebSocket(trio.abc.AsyncResource):
         self._request = request
         self._ending = Ending(stream, protocol)
         self._writer = Writer(
-            stream, protocol, self._write_failed, timeout=options.write_timeout
+            stream,
+            protocol,
+            self._write_failed,
+            timeout=options.write_timeout,
+            close_timeout=options.close_timeout,
+            ending=self._ending,
         )
         # Messages for receive() (see QueueItem); None marks where the peer
         # broke the protocol. (Not MessageQueue[QueueItem](...): subscripting
@@ -410,7 +415,7 @@ class WebSocket(trio.abc.AsyncResource):
             reader.ensure_task()  # someone must read the pong
         if not self._writer.write_later(self._nursery):
             assert self._nursery is not None
-            self._nursery.start_soon(reader.write_soon)
+            self._nursery.start_soon(self._writer.flush_shielded)
         return pending
 
     async def _keepalive_failed(self, cause: BaseException) -> None:

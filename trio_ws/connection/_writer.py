@@ -10,6 +10,9 @@ served, so frames of two messages never interleave.
 
 Under load, :meth:`Writer.write_later` leaves frames in the buffer for a
 short-lived helper task that writes them together once the sender yields.
+What the protocol answers by itself (pongs, the close echo) goes through
+:meth:`Writer.write_soon`: batched, or written shielded from the caller's
+cancellation. These are the connection's only ways to write.
 
 A peer that stops reading fills the socket's send buffer, and then every
 write waits. ``write_timeout`` bounds that wait: a write that cannot hand
@@ -29,6 +32,8 @@ import trio
 
 from .._core._interface import ProtocolLike
 from .._exceptions import ConnectionTimeout
+from .._options import seconds
+from ._ending import Ending
 
 __all__ = [
     "MAX_DEFERRED_BYTES",
@@ -78,10 +83,15 @@ class Writer:
             when a write times out or is cancelled midway: it must abort
             the connection.
         timeout: ``write_timeout``, seconds (None: writes may wait forever).
+        close_timeout: bounds the shielded writes (:meth:`flush_shielded`).
+        ending: where a shielded write's transport error is recorded, and
+            which closes the stream after the close echo.
     """
 
     __slots__ = (
         "_broken",
+        "_close_timeout",
+        "_ending",
         "_on_error",
         "_protocol",
         "_scheduled",
@@ -98,8 +108,12 @@ class Writer:
         on_error: Callable[[BaseException], Awaitable[None]],
         *,
         timeout: float | None = None,
+        close_timeout: float | None = None,
+        ending: Ending,
     ) -> None:
         self._stream = stream
+        self._close_timeout = close_timeout
+        self._ending = ending
         self._protocol = protocol
         self._on_error = on_error
         self._timeout = timeout
@@ -234,6 +248,34 @@ class Writer:
                 return False
             self._scheduled = True
         return True
+
+    async def write_soon(self, nursery: trio.Nursery | None) -> None:
+        """Write what the protocol answered (pongs, a close echo) without
+        exposing the stream to the caller's cancellation: by the helper task,
+        or shielded and bounded by ``close_timeout``."""
+        if not self.write_later(nursery):
+            await self.flush_shielded()
+
+    async def flush_shielded(
+        self, *, record_error: bool = True, then_close: bool = False
+    ) -> None:
+        """Write what is queued, shielded from the caller's cancellation and
+        bounded by ``close_timeout``; a transport error is recorded as the
+        close cause (unless ``record_error`` is False). With ``then_close``,
+        close the stream after, still shielded."""
+        # One scope both shields and bounds (cancel scopes are not free, and
+        # this runs for every pong).
+        deadline = trio.current_time() + seconds(self._close_timeout)
+        with trio.CancelScope(shield=True, deadline=deadline):
+            try:
+                await self.flush()
+            except TRANSPORT_ERRORS as exc:
+                if record_error:
+                    self._ending.record_cause(exc)
+            if then_close:
+                # (Closing is not bounded by the deadline: it does no I/O that
+                # can wait, see Ending.close_stream. The flush checkpointed.)
+                await self._ending.close_stream(checkpoint=False)
 
     async def _write_deferred(self) -> None:
         """Write the frames left in the buffer (never raises)."""
