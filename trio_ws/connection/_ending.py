@@ -18,6 +18,8 @@ from .._exceptions import ConnectionClosed
 
 __all__ = ["Ending"]
 
+_LOST = CloseReason(1006)
+
 
 class Ending:
     """Why a connection ended (first cause wins) and whether it is released.
@@ -51,15 +53,17 @@ class Ending:
         if self.cause is None:
             self.cause = cause
 
-    def record_reason(self, reason: CloseReason | None = None) -> None:
+    def record_reason(
+        self, reason: CloseReason | None = None, *, default: CloseReason = _LOST
+    ) -> None:
         """Record how the connection ended, once (the first reason wins).
 
         ``None``: the closing handshake's reason (the peer's close frame, or
-        the protocol failure's code), else 1006.
+        the protocol failure's code), else ``default`` (1006).
         """
         if self.reason is None:
             if reason is None:
-                reason = self._protocol.close_reason or CloseReason(1006)
+                reason = self._protocol.close_reason or default
             self.reason = reason
 
     def closed_error(self) -> ConnectionClosed:

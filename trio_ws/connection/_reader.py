@@ -235,20 +235,26 @@ class Reader:
     # ------------------------------------------------------ the read step
 
     def _took(self, received: bytes | bytearray | int) -> bool:
-        """Give what a read returned to the protocol; False at end of stream
-        (recorded). The one read step of both ways of reading is
-        ``self._took(await self._read_once())``: no coroutine of its own,
+        """Give what :meth:`_read_once` returned to the protocol; False at
+        end of stream (recorded). The one read step of both ways of reading
+        is ``self._took(await self._read_once())``: no coroutine of its own,
         since an idle connection waits inside it and a frame costs memory.
         """
-        if self._feed(received):
+        protocol = self._protocol
+        if isinstance(received, int):  # a recv_into() into the payload
+            if received:
+                protocol.received_into(received)
+                return True
+        elif received:
+            protocol.receive_data(received)
             return True
-        self._protocol.receive_data(b"")
+        protocol.receive_data(b"")
         self._ending.record_reason(_PEER_EOF)
         return False
 
     def _read_once(self) -> Awaitable[bytes | bytearray | int]:
         """The next read from the transport: await it, then give what it
-        returns to :meth:`_feed`.
+        returns to :meth:`_took`.
 
         On a plain socket, the bytes of a large frame's payload are read
         straight into the memory the protocol keeps for it (no bytes object
@@ -262,17 +268,6 @@ class Reader:
             if room is not None:
                 return stream.socket.recv_into(room)
         return stream.receive_some(self._options.receive_size)
-
-    def _feed(self, received: bytes | bytearray | int) -> bool:
-        """Give what :meth:`_read_once` returned to the protocol; False at
-        end of file."""
-        if isinstance(received, int):
-            if received:
-                self._protocol.received_into(received)
-            return received > 0
-        if received:
-            self._protocol.receive_data(received)
-        return bool(received)
 
     # ------------------------------------------------------------ inline
 
@@ -315,7 +310,11 @@ class Reader:
         Hands over to the reader task when the connection leaves the
         ordinary flow of messages.
         """
-        self.state = move(self.state, Reading.INLINE)
+        # (NOBODY -> INLINE, and back below: checked without a call, as this
+        # runs for every inline read.)
+        if self.state is not Reading.NOBODY:
+            move(self.state, Reading.INLINE)  # raises: not from this state
+        self.state = Reading.INLINE
         protocol = self._protocol
         ending = self._ending
         try:
@@ -340,7 +339,7 @@ class Reader:
             if self.state is Reading.HANDOVER:
                 self.start_task()
             elif self.state is Reading.INLINE:
-                self.state = move(self.state, Reading.NOBODY)
+                self.state = Reading.NOBODY  # (allowed by the table)
         if self.state is Reading.TASK:
             return  # (the reader task writes what is queued itself)
         if protocol.state is State.CLOSED:

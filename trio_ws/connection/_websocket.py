@@ -345,7 +345,7 @@ class WebSocket(trio.abc.AsyncResource):
             self._helpers_scope.cancel()
         # (Without the protocol's reason, we closed the transport before the
         # closing handshake ended.)
-        ending.record_reason(self._protocol.close_reason or _INCOMPLETE)
+        ending.record_reason(default=_INCOMPLETE)
         await ending.close_stream()
 
     async def _force_close(

@@ -28,12 +28,15 @@ import enum
 __all__ = ["INLINE_NOW", "MAY_READ_INLINE", "Reading", "move"]
 
 
-class Reading(enum.Enum):
-    NOBODY = "nobody"
-    INLINE = "inline"
-    HANDOVER = "handover"
-    TASK = "task"
-    DONE = "done"
+class Reading(enum.IntEnum):
+    """Who reads (an IntEnum: its members hash in C, and the table is
+    consulted on every inline read)."""
+
+    NOBODY = 0
+    INLINE = 1
+    HANDOVER = 2
+    TASK = 3
+    DONE = 4
 
 
 _NEXT: dict[Reading, frozenset[Reading]] = {

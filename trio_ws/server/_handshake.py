@@ -6,8 +6,9 @@
 
 1. :func:`read_request`: read the head, parse it, note both endpoints;
 2. the application's ``process_request`` hook (``_server.answer_of``);
-3. :func:`refusal`: what a request that is not an RFC 6455 upgrade gets
-   (426, or 400 for a disabled draft-76), decided without I/O;
+3. :func:`refusal`: what a request that is not a WebSocket upgrade gets
+   (426), decided without I/O; a draft-76 upgrade goes to _hixie76.py, or
+   gets 400 when draft-76 is off (:func:`draft76_off`);
 4. :func:`negotiate`: validate the upgrade, choose the subprotocol and the
    permessage-deflate parameters;
 5. :func:`accept`: send the 101 and build the (not yet started) WebSocket;
@@ -17,13 +18,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
-import attrs
 import trio
 
 from .._core import _handshake as hs
 from .._core._deflate import DeflateParams, server_negotiate
-from .._core._hixie76 import is_hixie76_request
 from .._core._protocol import Role
 from .._exceptions import InvalidHandshake
 from .._http_io import read_head
@@ -36,6 +36,7 @@ __all__ = [
     "Negotiated",
     "accept",
     "answer",
+    "draft76_off",
     "negotiate",
     "read_request",
     "refusal",
@@ -66,31 +67,26 @@ async def read_request(
     return request, reader.trailing
 
 
-def refusal(request: hs.Request, *, draft76: bool) -> bytes | None:
-    """The plain HTTP answer to a request that is no RFC 6455 upgrade, or
-    None (an RFC 6455 upgrade, or a draft-76 one when ``draft76``)."""
-    if not hs.is_upgrade_request(request):
-        headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
-        return hs.build_http_response(426, headers, _NOT_UPGRADE_BODY)
-    if is_hixie76_request(request) and not draft76:
-        return error_response(
-            InvalidHandshake(DRAFT76_DISABLED, 400, (("Sec-WebSocket-Version", "13"),))
-        )
-    return None
+def refusal(request: hs.Request) -> bytes | None:
+    """The plain HTTP answer to a request that is no WebSocket upgrade
+    (426), or None."""
+    if hs.is_upgrade_request(request):
+        return None
+    headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
+    return hs.build_http_response(426, headers, _NOT_UPGRADE_BODY)
 
 
-@attrs.frozen
-class Negotiated:
+def draft76_off() -> InvalidHandshake:
+    """The refusal of a draft-76 upgrade when draft-76 is off (400)."""
+    return InvalidHandshake(DRAFT76_DISABLED, 400, (("Sec-WebSocket-Version", "13"),))
+
+
+class Negotiated(NamedTuple):
     """What the server agreed to for one upgrade request."""
 
     offer: hs.ClientOffer
     subprotocol: str | None
     params: DeflateParams | None
-
-    @property
-    def extensions(self) -> str | None:
-        """The ``Sec-WebSocket-Extensions`` value of the answer, or None."""
-        return self.params.response_header() if self.params is not None else None
 
 
 def negotiate(
@@ -107,6 +103,7 @@ def negotiate(
     if options.compression is not None and offer.extensions:
         params = server_negotiate(offer.extensions, options.compression)
     subprotocol = next((p for p in subprotocols if p in offer.subprotocols), None)
+    # (A tuple's constructor: this runs once per connection.)
     return Negotiated(offer, subprotocol, params)
 
 
@@ -124,7 +121,8 @@ async def accept(
     Raises:
         ValueError: ``extra_headers`` would replace the handshake's own.
     """
-    extensions = negotiated.extensions
+    params = negotiated.params
+    extensions = params.response_header() if params is not None else None
     await stream.send_all(
         hs.build_accept_response(
             negotiated.offer,
@@ -135,7 +133,7 @@ async def accept(
     )
     return WebSocket(
         stream,
-        options.make_protocol(Role.SERVER, negotiated.params),
+        options.make_protocol(Role.SERVER, params),
         options,
         subprotocol=negotiated.subprotocol,
         extensions=extensions,

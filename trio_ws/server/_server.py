@@ -343,11 +343,13 @@ async def _server_handshake(
         if process_request is not None:
             response = await _answer_of(process_request, request)
         if response is None:
-            response = handshake.refusal(request, draft76=draft76)
+            response = handshake.refusal(request)
         if response is not None:
             await handshake.answer(stream, response)
             return None
         if is_hixie76_request(request):
+            if not draft76:
+                raise handshake.draft76_off()
             return await hixie76_handshake(
                 stream, request, leftover, subprotocols=subprotocols, options=options
             )
