@@ -1,4 +1,4 @@
-"""Nox sessions: tests, lint, typecheck, browser, autobahn, bench, compat.
+"""Nox sessions: tests, lint, typecheck, browser, nginx, redis, autobahn, bench, compat.
 
 Run ``python -m pip install nox && python -m nox -s tests`` on a machine that has
 only Python: every session installs what it needs into its own virtualenv.
@@ -31,9 +31,10 @@ LINT_PATHS = [
 def tests(session: nox.Session) -> None:
     """Run the test suite (pytest, pytest-trio, hypothesis) on this Python.
 
-    The browser and nginx tests are deselected here: they need Playwright and
-    a Chromium binary, or nginx, which this session does not install;
-    ``nox -s browser`` and ``nox -s nginx`` run them.
+    The browser, nginx and Redis tests are deselected here: they need
+    Playwright and a Chromium binary, nginx, or redis-server, which this
+    session does not install; ``nox -s browser``, ``nox -s nginx`` and
+    ``nox -s redis`` run them.
     NumPy (the ``speedups`` extra) is installed, so both masking paths run.
     Deselecting (rather than letting them skip) keeps a permanent, expected
     "skipped" line out of every run.
@@ -42,7 +43,10 @@ def tests(session: nox.Session) -> None:
     # masking paths, NumPy's and the pure-Python one it falls back to.
     session.install("-e", ".[test,speedups]")
     session.run(
-        "pytest", "-m", "not browser and not nginx and not slow", *session.posargs
+        "pytest",
+        "-m",
+        "not browser and not nginx and not redis and not slow",
+        *session.posargs,
     )
 
 
@@ -71,6 +75,19 @@ def nginx(session: nox.Session) -> None:
 
 
 @nox.session
+def redis(session: nox.Session) -> None:
+    """The Redis pub/sub adapter (trio_ws/pubsub/_redis.py): tests marked ``redis``.
+
+    Installs the ``redis`` extra (coredis). The tests start their own
+    redis-server (or valkey-server) on a free loopback port; Debian:
+    ``apt-get install redis-server`` (.ci/run installs it when it can).
+    Without the binary the tests are reported as skipped, saying so.
+    """
+    session.install("-e", ".[test,redis]")
+    session.run("pytest", "-m", "redis", *session.posargs)
+
+
+@nox.session
 def stress(session: nox.Session) -> None:
     """Load tests (the tests marked ``slow``): 10,000 idle connections.
 
@@ -93,8 +110,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
-    session.install("mypy>=1.10", "-e", ".")
+    """mypy --strict over the package (with coredis, for the Redis adapter)."""
+    session.install("mypy>=1.10", "-e", ".[redis]")
     session.run("mypy", "--strict", "trio_ws")
 
 

@@ -1,0 +1,263 @@
+"""The Redis pub/sub adapter against a real redis-server (or valkey-server).
+
+Each test starts its own server on a free loopback port in a temporary
+directory (no persistence) and stops it afterwards. Skipped when neither
+binary is installed; ``python -m nox -s redis`` runs these tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+from trio_ws.pubsub._redis import (
+    BrokerUnavailable,
+    RedisPubSub,
+    decode,
+    encode,
+    open_redis_pubsub,
+)
+
+SERVER = shutil.which("redis-server") or shutil.which("valkey-server")
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.skipif(
+        SERVER is None,
+        reason="redis-server is not installed (Debian: apt-get install "
+        "redis-server; or valkey-server); python -m nox -s redis runs these tests",
+    ),
+]
+
+TIMEOUT = 20
+# Attempts, POLL_INTERVAL seconds apart, to connect while the server starts.
+STARTUP_POLLS = 200
+POLL_INTERVAL = 0.025
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server process on 127.0.0.1:``port`` that can be killed and restarted."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert SERVER is not None
+        command = [SERVER, "--bind", "127.0.0.1", "--port", str(self.port)]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.directory,
+        )
+        for _ in range(STARTUP_POLLS):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                return
+            except OSError:
+                time.sleep(POLL_INTERVAL)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@asynccontextmanager
+async def admin(url: str) -> AsyncIterator[object]:
+    """A plain coredis client, to look at the server from outside the adapter."""
+    import coredis
+
+    async with coredis.Redis.from_url(url) as client:
+        yield client
+
+
+async def numsub(url: str, *channels: str) -> dict[str, int]:
+    """PUBSUB NUMSUB: how many connections subscribe to each channel."""
+    import coredis
+
+    async with coredis.Redis.from_url(url) as client:
+        counts = await client.pubsub_numsub(*channels)
+    return {key.decode(): int(value) for key, value in counts.items()}
+
+
+async def until(predicate: object, *, interval: float = 0.02) -> None:
+    """Poll an async predicate until it holds."""
+    assert callable(predicate)
+    while not await predicate():  # noqa: ASYNC110 (a state of the hub, no event)
+        await trio.sleep(interval)
+
+
+def test_wire_format_keeps_the_message_type() -> None:
+    assert decode(encode("héllo")) == "héllo"
+    assert decode(encode(b"\x00\xff")) == b"\x00\xff"
+    assert decode(b"") is None
+    assert decode(b"xforeign") is None
+
+
+async def test_publish_reaches_another_process(redis: RedisServer) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_redis_pubsub(redis.url) as one,
+            open_redis_pubsub(redis.url) as two,
+        ):
+            async with two.subscribe("room") as subscription:
+                await one.publish("room", "hello")
+                await one.publish("room", b"\x01bin")
+                await one.publish("elsewhere", "not for us")
+                await two.publish("room", "from two")
+                assert await subscription.receive() == "hello"
+                assert await subscription.receive() == b"\x01bin"
+                assert await subscription.receive() == "from two"
+            assert one.reconnections == two.reconnections == 0
+
+
+async def test_subscribes_on_first_and_unsubscribes_after_last(
+    redis: RedisServer,
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_pubsub(redis.url) as hub:
+            assert await numsub(redis.url, "c") == {"c": 0}
+            async with hub.subscribe("c") as first:
+                assert await numsub(redis.url, "c") == {"c": 1}
+                async with hub.subscribe("c") as second:
+                    # One broker subscription per process, however many local.
+                    assert await numsub(redis.url, "c") == {"c": 1}
+                    await hub.publish("c", "both")
+                    assert await first.receive() == "both"
+                    assert await second.receive() == "both"
+                assert await numsub(redis.url, "c") == {"c": 1}
+                await hub.publish("c", "first only")
+                assert await first.receive() == "first only"
+            assert await numsub(redis.url, "c") == {"c": 0}
+
+
+async def test_outage_then_reconnection(redis: RedisServer) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_redis_pubsub(redis.url) as hub,
+            hub.subscribe("feed") as subscription,
+        ):
+            await hub.publish("feed", "before")
+            assert await subscription.receive() == "before"
+            redis.kill()
+            await until(lambda: _disconnected(hub))
+            with pytest.raises(BrokerUnavailable) as info:
+                await hub.publish("feed", "during")
+            assert isinstance(info.value, OSError)
+            assert info.value.__cause__ is not None
+            # The subscription is still open: receiving just waits.
+            with trio.move_on_after(0.2) as waited:
+                await subscription.receive()
+            assert waited.cancelled_caught
+            redis.start()
+            with trio.fail_after(TIMEOUT / 2):
+                await hub.wait_connected()
+            assert hub.reconnections >= 1
+            assert await numsub(redis.url, "feed") == {"feed": 1}
+            await hub.publish("feed", "after")
+            assert await subscription.receive() == "after"
+
+
+async def _disconnected(hub: RedisPubSub) -> bool:
+    return not hub.connected
+
+
+async def test_a_subscriber_that_never_reads(redis: RedisServer) -> None:
+    count = 50
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_redis_pubsub(redis.url, queue_size=4) as hub,
+            hub.subscribe("busy") as stalled,
+            hub.subscribe("busy") as reader,
+        ):
+            got = []
+            for number in range(count):
+                await hub.publish("busy", str(number))
+                got.append(await reader.receive())
+            assert got == [str(number) for number in range(count)]
+            assert stalled.dropped == count - 4
+            assert [await stalled.receive() for _ in range(4)] == [
+                str(number) for number in range(count - 4, count)
+            ]
+
+
+async def test_a_thousand_channels(redis: RedisServer) -> None:
+    names = [f"ch{number}" for number in range(1000)]
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_redis_pubsub(redis.url) as hub,
+            open_redis_pubsub(redis.url) as other,
+        ):
+            received: dict[str, str] = {}
+            entered = 0
+            all_in = trio.Event()
+
+            async def listen(name: str) -> None:
+                nonlocal entered
+                async with hub.subscribe(name) as subscription:
+                    entered += 1
+                    if entered == len(names):
+                        all_in.set()
+                    message = await subscription.receive()
+                    assert isinstance(message, str)
+                    received[name] = message
+
+            async with trio.open_nursery() as nursery:
+                for name in names:
+                    nursery.start_soon(listen, name)
+                await all_in.wait()
+                counts = await numsub(redis.url, *names[:10], names[-1])
+                assert set(counts.values()) == {1}
+                for name in names:
+                    await other.publish(name, f"to {name}")
+            assert received == {name: f"to {name}" for name in names}
+            assert await numsub(redis.url, names[0], names[-1]) == {
+                names[0]: 0,
+                names[-1]: 0,
+            }
+
+
+async def test_unreachable_broker_fails_to_open() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with trio.fail_after(TIMEOUT), pytest.raises(BrokerUnavailable):
+        async with open_redis_pubsub(url):
+            pytest.fail("opened without a broker")
+
+
+async def test_the_users_exception_leaves_unchanged(redis: RedisServer) -> None:
+    error = ValueError("mine")
+    with trio.fail_after(TIMEOUT), pytest.raises(ValueError) as info:
+        async with open_redis_pubsub(redis.url) as hub, hub.subscribe("x"):
+            raise error
+    assert info.value is error

@@ -1,0 +1,297 @@
+"""Pub/sub across processes and machines, over Redis (or Valkey) PUBLISH/SUBSCRIBE.
+
+Needs the ``redis`` extra (``pip install 'trio_ws[redis]'``), which installs
+the coredis client; this module imports coredis only when a hub is opened,
+so ``trio_ws`` imports without it. Use::
+
+    async with open_redis_pubsub("redis://127.0.0.1:6379/0") as hub:
+        ...  # hub.publish(...), hub.subscribe(...): the PubSub protocol
+
+One broker connection carries every subscription of the process: a channel
+is SUBSCRIBEd when its first local subscriber arrives and UNSUBSCRIBEd when
+its last one leaves; messages fan out inside the process through a
+:class:`~trio_ws.LocalPubSub`, whose queues are bounded (slow subscribers
+lose their oldest messages, see :attr:`~trio_ws.Subscription.dropped`).
+
+Broker faults: when the connection is lost, subscriptions stay open (their
+handlers keep running, and receive nothing), :meth:`RedisPubSub.publish`
+raises :exc:`BrokerUnavailable`, and a background task reconnects with
+exponential backoff and jitter, then SUBSCRIBEs every channel that still has
+local subscribers. Messages published while the connection was down are
+lost: Redis pub/sub keeps nothing for absent subscribers.
+
+Wire format: Redis carries bytes, trio_ws messages are ``str`` or ``bytes``;
+a message is sent as one marker byte (``t`` text, UTF-8; ``b`` binary) and
+the payload, so a receiver gets back the type that was published.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .._scopes import hidden_nursery, leaves, reraise
+from ._local import DEFAULT_SUBSCRIBER_QUEUE_SIZE, LocalPubSub, Message, Subscription
+
+if TYPE_CHECKING:
+    import coredis
+
+__all__ = [
+    "PUBLISH_TIMEOUT",
+    "RECONNECT_DELAY_FIRST",
+    "RECONNECT_DELAY_MAX",
+    "BrokerUnavailable",
+    "RedisPubSub",
+    "open_redis_pubsub",
+]
+
+logger = logging.getLogger("trio_ws.pubsub.redis")
+
+# Seconds a publish (connecting included) may take before it fails with
+# BrokerUnavailable: a broker that is down must not hold up a handler.
+PUBLISH_TIMEOUT = 2.0
+# Reconnection backoff: the first wait, doubled after every failed attempt up
+# to the cap; each wait is then multiplied by a random factor in [0.5, 1] so
+# that many processes do not all reconnect at the same instant.
+RECONNECT_DELAY_FIRST = 0.1
+RECONNECT_DELAY_MAX = 5.0
+
+_TEXT = b"t"
+_BINARY = b"b"
+
+
+class BrokerUnavailable(ConnectionError):
+    """The broker could not be reached: the message was not published.
+
+    A :exc:`ConnectionError` (hence an :exc:`OSError`); ``__cause__`` holds
+    the client's error. The hub keeps reconnecting in the background: a later
+    publish may succeed.
+    """
+
+
+def encode(message: Message) -> bytes:
+    """The bytes sent to the broker for ``message`` (marker byte + payload)."""
+    if isinstance(message, str):
+        return _TEXT + message.encode()
+    return _BINARY + bytes(message)
+
+
+def decode(data: bytes) -> Message | None:
+    """The message ``data`` carries; None when it is not in our format."""
+    marker, payload = data[:1], data[1:]
+    if marker == _TEXT:
+        try:
+            return payload.decode()
+        except UnicodeDecodeError:
+            return None
+    if marker == _BINARY:
+        return payload
+    return None
+
+
+def next_delay(previous: float | None) -> float:
+    """The backoff step after ``previous`` (None: the first failure)."""
+    if previous is None:
+        return RECONNECT_DELAY_FIRST
+    return min(previous * 2, RECONNECT_DELAY_MAX)
+
+
+class RedisPubSub:
+    """:class:`~trio_ws.PubSub` over Redis; get one from :func:`open_redis_pubsub`.
+
+    Attributes:
+        reconnections: how many times the subscription connection was
+            re-established after being lost.
+    """
+
+    def __init__(self, client: coredis.Redis[bytes], queue_size: int) -> None:
+        self._client = client
+        self._local = LocalPubSub(queue_size=queue_size)
+        self._broker: Any = None  # the coredis PubSub while connected
+        self._ready: dict[str, trio.Event] = {}  # channels being SUBSCRIBEd
+        self._connected = trio.Event()
+        self.reconnections = 0
+
+    @property
+    def connected(self) -> bool:
+        """True while the subscription connection is up."""
+        return self._broker is not None
+
+    async def wait_connected(self) -> None:
+        """Wait until the subscription connection is up."""
+        await self._connected.wait()
+
+    async def publish(self, channel: str, message: Message) -> None:
+        """Send ``message`` to every subscriber of ``channel``, in every process.
+
+        Raises:
+            BrokerUnavailable: the broker did not take the message within
+                :data:`PUBLISH_TIMEOUT` seconds.
+            trio.ClosedResourceError: the hub was closed.
+        """
+        import coredis.exceptions
+
+        if self._local.closed:
+            raise trio.ClosedResourceError("this pub/sub is closed")
+        try:
+            with trio.fail_after(PUBLISH_TIMEOUT):
+                await self._client.publish(channel, encode(message))
+        except (coredis.exceptions.RedisError, OSError, trio.TooSlowError) as exc:
+            raise BrokerUnavailable(f"could not publish to Redis: {exc!r}") from exc
+
+    def subscriber_count(self, channel: str) -> int:
+        """How many subscriptions ``channel`` has in this process."""
+        return self._local.subscriber_count(channel)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        """Subscribe to ``channel`` for the duration of the ``async with``.
+
+        Messages published (by any process) after entering are received;
+        while the broker is unreachable the subscription stays open and
+        receives nothing.
+
+        Raises:
+            trio.ClosedResourceError: the hub was closed.
+        """
+        async with self._local.subscribe(channel) as subscription:
+            try:
+                await self._broker_subscribe(channel)
+                yield subscription
+            finally:
+                if self._local.subscriber_count(channel) == 1:
+                    with trio.CancelScope(shield=True):
+                        await self._broker_unsubscribe(channel)
+
+    async def _broker_subscribe(self, channel: str) -> None:
+        """SUBSCRIBE for the first local subscriber; later ones wait for it."""
+        pending = self._ready.get(channel)
+        if pending is not None:
+            await pending.wait()
+            return
+        if self._local.subscriber_count(channel) > 1 or self._broker is None:
+            return  # already subscribed, or the reconnection will do it
+        self._ready[channel] = event = trio.Event()
+        try:
+            await self._broker.subscribe(channel)
+        except Exception as exc:  # lost meanwhile: the reconnection subscribes
+            logger.debug("SUBSCRIBE %r failed: %r", channel, exc)
+        finally:
+            del self._ready[channel]
+            event.set()
+
+    async def _broker_unsubscribe(self, channel: str) -> None:
+        if self._broker is None:
+            return
+        try:
+            await self._broker.unsubscribe(channel)
+        except Exception as exc:  # lost meanwhile: nothing left to undo
+            logger.debug("UNSUBSCRIBE %r failed: %r", channel, exc)
+
+    def _channels(self) -> list[str]:
+        return [c for c in self._local._channels if self.subscriber_count(c)]
+
+    async def _listen_once(self, up: Callable[[], object]) -> None:
+        """One subscription connection: subscribe, deliver until it is lost."""
+        pubsub = self._client.pubsub(retry_policy=None, ignore_subscribe_messages=True)
+        async with pubsub:
+            channels = self._channels()
+            if channels:
+                await pubsub.subscribe(*channels)
+            self._broker = pubsub
+            self._connected.set()
+            up()
+            while True:
+                item = await pubsub.get_message()
+                if item is None:
+                    continue
+                data = item["data"]
+                channel = item["channel"]
+                if not isinstance(data, bytes) or not isinstance(channel, bytes):
+                    continue
+                message = decode(data)
+                if message is not None:
+                    self._local.publish_nowait(channel.decode(), message)
+
+    async def _listen(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Keep a subscription connection up for as long as the hub is open.
+
+        Raises:
+            BrokerUnavailable: the very first connection failed.
+        """
+        delay: float | None = None
+        up: Callable[[], object] = task_status.started
+        first = True
+        while True:
+            try:
+                await self._listen_once(up)
+            except Exception as exc:  # (a group from coredis's task group)
+                if first and self._broker is None:
+                    raise BrokerUnavailable(f"cannot reach Redis: {exc!r}") from exc
+                logger.warning("Redis subscription connection lost: %r", exc)
+            if self._broker is not None:  # it was up: start the backoff over
+                self._broker = None
+                self._connected = trio.Event()
+                delay = None
+            up, first = self._count_reconnection, False
+            delay = next_delay(delay)
+            await trio.sleep(delay * random.uniform(0.5, 1.0))
+
+    def _count_reconnection(self) -> None:
+        self.reconnections += 1
+
+
+@asynccontextmanager
+async def open_redis_pubsub(
+    url: str, *, queue_size: int = DEFAULT_SUBSCRIBER_QUEUE_SIZE
+) -> AsyncIterator[RedisPubSub]:
+    """Open a hub over the Redis (or Valkey) server at ``url``.
+
+    Args:
+        url: ``redis://host:port/db`` (any URL coredis accepts).
+        queue_size: messages each local subscription may have waiting before
+            the oldest is dropped.
+
+    Raises:
+        BrokerUnavailable: the first connection failed (later losses are
+            retried in the background).
+    """
+    import coredis
+
+    client: coredis.Redis[bytes] = coredis.Redis.from_url(
+        url, connect_timeout=PUBLISH_TIMEOUT, stream_timeout=None
+    )
+    hub = RedisPubSub(client, queue_size)
+    async with _entered(client), hidden_nursery() as nursery:
+        try:
+            await nursery.start(hub._listen)
+            yield hub
+        finally:
+            hub._local.close()
+
+
+@asynccontextmanager
+async def _entered(client: coredis.Redis[bytes]) -> AsyncIterator[None]:
+    """``async with client``, letting the body's exception out unchanged.
+
+    (The client runs a task group: what the body raises would otherwise
+    leave wrapped in an exception group.)
+    """
+    error: BaseException | None = None
+    try:
+        async with client:
+            try:
+                yield
+            except BaseException as exc:
+                error = exc
+                raise
+    except BaseException as exc:
+        if error is None or error is exc or error not in leaves(exc):
+            raise
+    if error is not None:
+        reraise(error)
