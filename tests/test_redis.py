@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from trio_ws import Subscription
 from trio_ws.pubsub._redis import (
     BrokerUnavailable,
     RedisPubSub,
@@ -261,3 +262,41 @@ async def test_the_users_exception_leaves_unchanged(redis: RedisServer) -> None:
         async with open_redis_pubsub(redis.url) as hub, hub.subscribe("x"):
             raise error
     assert info.value is error
+
+
+async def test_subscribing_during_an_outage(redis: RedisServer) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_pubsub(redis.url) as hub:
+            redis.kill()
+            await until(lambda: _disconnected(hub))
+            async with hub.subscribe("late") as subscription:
+                redis.start()
+                await hub.wait_connected()
+                assert await numsub(redis.url, "late") == {"late": 1}
+                await hub.publish("late", "made it")
+                assert await subscription.receive() == "made it"
+            assert await numsub(redis.url, "late") == {"late": 0}
+
+
+async def test_last_leaves_while_next_arrives(redis: RedisServer) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_pubsub(redis.url) as hub:
+            next_in: list[Subscription] = []
+            entered = trio.Event()
+            release = trio.Event()
+
+            async def arrive() -> None:
+                async with hub.subscribe("turn") as subscription:
+                    next_in.append(subscription)
+                    entered.set()
+                    await release.wait()
+                    assert await subscription.receive() == "still here"
+
+            async with trio.open_nursery() as nursery:
+                async with hub.subscribe("turn"):
+                    # The next one arrives while this one leaves (UNSUBSCRIBE).
+                    nursery.start_soon(arrive)
+                await entered.wait()
+                assert await numsub(redis.url, "turn") == {"turn": 1}
+                await hub.publish("turn", "still here")
+                release.set()

@@ -113,7 +113,10 @@ class RedisPubSub:
         self._client = client
         self._local = LocalPubSub(queue_size=queue_size)
         self._broker: Any = None  # the coredis PubSub while connected
-        self._ready: dict[str, trio.Event] = {}  # channels being SUBSCRIBEd
+        # Channels SUBSCRIBEd on the current connection; the lock serializes
+        # (UN)SUBSCRIBE commands and the re-subscription after a reconnection.
+        self._on_broker: set[str] = set()
+        self._sync_lock = trio.Lock()
         self._connected = trio.Event()
         self.reconnections = 0
 
@@ -159,51 +162,53 @@ class RedisPubSub:
         Raises:
             trio.ClosedResourceError: the hub was closed.
         """
-        async with self._local.subscribe(channel) as subscription:
-            try:
-                await self._broker_subscribe(channel)
+        try:
+            async with self._local.subscribe(channel) as subscription:
+                await self._sync(channel)
                 yield subscription
-            finally:
-                if self._local.subscriber_count(channel) == 1:
-                    with trio.CancelScope(shield=True):
-                        await self._broker_unsubscribe(channel)
-
-    async def _broker_subscribe(self, channel: str) -> None:
-        """SUBSCRIBE for the first local subscriber; later ones wait for it."""
-        pending = self._ready.get(channel)
-        if pending is not None:
-            await pending.wait()
-            return
-        if self._local.subscriber_count(channel) > 1 or self._broker is None:
-            return  # already subscribed, or the reconnection will do it
-        self._ready[channel] = event = trio.Event()
-        try:
-            await self._broker.subscribe(channel)
-        except Exception as exc:  # lost meanwhile: the reconnection subscribes
-            logger.debug("SUBSCRIBE %r failed: %r", channel, exc)
         finally:
-            del self._ready[channel]
-            event.set()
+            with trio.CancelScope(shield=True):
+                await self._sync(channel)
 
-    async def _broker_unsubscribe(self, channel: str) -> None:
-        if self._broker is None:
-            return
-        try:
-            await self._broker.unsubscribe(channel)
-        except Exception as exc:  # lost meanwhile: nothing left to undo
-            logger.debug("UNSUBSCRIBE %r failed: %r", channel, exc)
+    async def _sync(self, channel: str) -> None:
+        """(UN)SUBSCRIBE ``channel`` so that the broker matches local interest.
 
-    def _channels(self) -> list[str]:
-        return [c for c in self._local._channels if self.subscriber_count(c)]
+        Without a connection it does nothing: the reconnection subscribes
+        every channel that has local subscribers then.
+        """
+        async with self._sync_lock:
+            broker = self._broker
+            wanted = self._local.subscriber_count(channel) > 0
+            if broker is None or wanted == (channel in self._on_broker):
+                return
+            try:
+                if wanted:
+                    await broker.subscribe(channel)
+                    self._on_broker.add(channel)
+                else:
+                    self._on_broker.discard(channel)
+                    await broker.unsubscribe(channel)
+            except Exception as exc:  # lost meanwhile: the reconnection redoes it
+                logger.debug("(UN)SUBSCRIBE %r failed: %r", channel, exc)
+
+    def _live_channels(self) -> list[str]:
+        """The channels that have subscribers in this process."""
+        return [
+            channel
+            for channel in list(self._local._channels)
+            if self._local.subscriber_count(channel)
+        ]
 
     async def _listen_once(self, up: Callable[[], object]) -> None:
         """One subscription connection: subscribe, deliver until it is lost."""
         pubsub = self._client.pubsub(retry_policy=None, ignore_subscribe_messages=True)
         async with pubsub:
-            channels = self._channels()
-            if channels:
-                await pubsub.subscribe(*channels)
-            self._broker = pubsub
+            async with self._sync_lock:
+                channels = self._live_channels()
+                if channels:
+                    await pubsub.subscribe(*channels)
+                self._on_broker = set(channels)
+                self._broker = pubsub
             self._connected.set()
             up()
             while True:
@@ -233,9 +238,13 @@ class RedisPubSub:
             except Exception as exc:  # (a group from coredis's task group)
                 if first and self._broker is None:
                     raise BrokerUnavailable(f"cannot reach Redis: {exc!r}") from exc
-                logger.warning("Redis subscription connection lost: %r", exc)
+                if self._broker is not None:
+                    logger.warning("Redis subscription connection lost: %r", exc)
+                else:
+                    logger.debug("Redis reconnection failed: %r", exc)
             if self._broker is not None:  # it was up: start the backoff over
                 self._broker = None
+                self._on_broker = set()
                 self._connected = trio.Event()
                 delay = None
             up, first = self._count_reconnection, False
@@ -273,6 +282,7 @@ async def open_redis_pubsub(
             yield hub
         finally:
             hub._local.close()
+            hub._broker = None
 
 
 @asynccontextmanager
