@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_ws import Subscription
+from trio_ws import Subscription, open_websocket_url
 from trio_ws.pubsub._redis import (
     BrokerUnavailable,
     RedisPubSub,
@@ -26,6 +27,8 @@ from trio_ws.pubsub._redis import (
     encode,
     open_redis_pubsub,
 )
+
+from .test_examples import EXAMPLES
 
 SERVER = shutil.which("redis-server") or shutil.which("valkey-server")
 
@@ -300,3 +303,48 @@ async def test_last_leaves_while_next_arrives(redis: RedisServer) -> None:
                 assert await numsub(redis.url, "turn") == {"turn": 1}
                 await hub.publish("turn", "still here")
                 release.set()
+
+
+@asynccontextmanager
+async def chat_process(url: str) -> AsyncIterator[str]:
+    """examples/chat_server.py --redis ``url`` on a free port: its ws:// URL."""
+    command = [sys.executable, str(EXAMPLES / "chat_server.py"), "--port", "0"]
+    process = await trio.lowlevel.open_process(
+        [*command, "--redis", url], stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        printed = b""
+        while b"\n" not in printed:
+            chunk = await process.stdout.receive_some()
+            assert chunk, f"the chat process ended: {printed!r}"
+            printed += chunk
+        line = printed.decode()
+        assert "open http://127.0.0.1:" in line, line
+        yield line.split("open ")[1].split()[0].replace("http://", "ws://") + "ws"
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+            await process.stdout.aclose()
+
+
+async def test_two_chat_processes_share_a_room(redis: RedisServer) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with (
+            chat_process(redis.url) as first,
+            chat_process(redis.url) as second,
+            open_websocket_url(first) as alice,
+        ):
+            assert await alice.receive() == "* guest1 joined (1 here)"
+            async with open_websocket_url(second) as bob:
+                # Each process names its own guests and counts its own members.
+                assert await bob.receive() == "* guest1 joined (1 here)"
+                assert await alice.receive() == "* guest1 joined (1 here)"
+                await bob.send("hello from the other process")
+                for ws in (alice, bob):
+                    assert await ws.receive() == "guest1: hello from the other process"
+                await alice.send("hi back")
+                for ws in (bob, alice):
+                    assert await ws.receive() == "guest1: hi back"
+            assert await alice.receive() == "* guest1 left"
