@@ -348,3 +348,33 @@ async def test_two_chat_processes_share_a_room(redis: RedisServer) -> None:
                 for ws in (bob, alice):
                     assert await ws.receive() == "guest1: hi back"
             assert await alice.receive() == "* guest1 left"
+
+
+async def test_an_unacknowledged_subscribe_reconnects(redis: RedisServer) -> None:
+    import coredis
+
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_pubsub(redis.url) as hub:
+            async with coredis.Redis.from_url(redis.url) as client:
+                # Redis answers nothing for 1.5 s: SUBSCRIBE is not acknowledged
+                # in time, so the hub starts a new connection.
+                await client.client_pause(1500, coredis.PureToken.ALL)
+            async with hub.subscribe("paused") as subscription:
+                await until(lambda: _reconnected(hub))
+                await hub.wait_connected()
+                assert await numsub(redis.url, "paused") == {"paused": 1}
+                await hub.publish("paused", "through")
+                assert await subscription.receive() == "through"
+
+
+async def _reconnected(hub: RedisPubSub) -> bool:
+    return hub.reconnections >= 1
+
+
+async def test_an_outer_cancellation_leaves_plain(redis: RedisServer) -> None:
+    # Repeated: the connection's teardown races the cancellation.
+    for _ in range(10):
+        with trio.fail_after(TIMEOUT), trio.move_on_after(0.05) as scope:
+            async with open_redis_pubsub(redis.url) as hub, hub.subscribe("x") as sub:
+                await sub.receive()
+        assert scope.cancelled_caught

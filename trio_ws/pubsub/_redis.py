@@ -28,6 +28,7 @@ the payload, so a receiver gets back the type that was published.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -118,6 +119,7 @@ class RedisPubSub:
         self._on_broker: set[str] = set()
         self._sync_lock = trio.Lock()
         self._connected = trio.Event()
+        self._connection_scope = trio.CancelScope()
         self.reconnections = 0
 
     @property
@@ -188,8 +190,12 @@ class RedisPubSub:
                 else:
                     self._on_broker.discard(channel)
                     await broker.unsubscribe(channel)
-            except Exception as exc:  # lost meanwhile: the reconnection redoes it
-                logger.debug("(UN)SUBSCRIBE %r failed: %r", channel, exc)
+            except Exception as exc:
+                # Lost meanwhile, or no acknowledgement: either way the broker
+                # may not match; a new connection re-subscribes from scratch.
+                logger.warning("(UN)SUBSCRIBE %r failed: %r", channel, exc)
+                if broker is self._broker:
+                    self._connection_scope.cancel()
 
     def _live_channels(self) -> list[str]:
         """The channels that have subscribers in this process."""
@@ -202,6 +208,11 @@ class RedisPubSub:
     async def _listen_once(self, up: Callable[[], object]) -> None:
         """One subscription connection: subscribe, deliver until it is lost."""
         pubsub = self._client.pubsub(retry_policy=None, ignore_subscribe_messages=True)
+        self._connection_scope = trio.CancelScope()
+        with self._connection_scope:
+            await self._listen_on(pubsub, up)
+
+    async def _listen_on(self, pubsub: Any, up: Callable[[], object]) -> None:
         async with pubsub:
             async with self._sync_lock:
                 channels = self._live_channels()
@@ -235,7 +246,16 @@ class RedisPubSub:
         while True:
             try:
                 await self._listen_once(up)
-            except Exception as exc:  # (a group from coredis's task group)
+            except BaseException as exc:  # (a group from coredis's task group)
+                if trio.current_effective_deadline() == -math.inf:
+                    # The hub is closing: what the connection's teardown
+                    # raised meanwhile does not matter.
+                    return
+                if not all(
+                    isinstance(leaf, (Exception, trio.Cancelled))
+                    for leaf in leaves(exc)
+                ):
+                    raise
                 if first and self._broker is None:
                     raise BrokerUnavailable(f"cannot reach Redis: {exc!r}") from exc
                 if self._broker is not None:
