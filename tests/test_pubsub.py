@@ -131,3 +131,13 @@ async def test_leaving_the_block_wakes_a_waiting_reader() -> None:
 async def test_queue_size_must_be_positive(size: int) -> None:
     with pytest.raises(ValueError, match="queue_size"):
         LocalPubSub(queue_size=size)
+
+
+async def test_channels_lists_those_with_subscribers() -> None:
+    hub = LocalPubSub()
+    assert hub.channels() == []
+    async with hub.subscribe("a"), hub.subscribe("b"):
+        assert sorted(hub.channels()) == ["a", "b"]
+        async with hub.subscribe("a"):
+            assert sorted(hub.channels()) == ["a", "b"]
+    assert hub.channels() == []

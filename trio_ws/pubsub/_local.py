@@ -183,6 +183,10 @@ class LocalPubSub:
         """How many subscriptions ``channel`` has now."""
         return len(self._channels.get(channel, ()))
 
+    def channels(self) -> list[str]:
+        """The channels that have subscriptions now."""
+        return [channel for channel, members in self._channels.items() if members]
+
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
         """Subscribe to ``channel`` for the duration of the ``async with``.

@@ -199,11 +199,7 @@ class RedisPubSub:
 
     def _live_channels(self) -> list[str]:
         """The channels that have subscribers in this process."""
-        return [
-            channel
-            for channel in list(self._local._channels)
-            if self._local.subscriber_count(channel)
-        ]
+        return self._local.channels()
 
     async def _listen_once(self, up: Callable[[], object]) -> None:
         """One subscription connection: subscribe, deliver until it is lost."""
