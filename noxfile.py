@@ -59,7 +59,7 @@ def browser(session: nox.Session) -> None:
     or Chrome binary: ``apt-get install chromium``, or set $CHROMIUM. Without
     one the test is skipped, saying so.
     """
-    session.install("-e", ".[test]", "playwright>=1.40")
+    session.install("-e", ".[test,redis]", "playwright>=1.40")
     session.run("pytest", "-m", "browser", "-v", *session.posargs)
 
 

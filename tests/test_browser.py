@@ -81,18 +81,59 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
 @pytest.fixture
 def chat_url() -> Iterator[str]:
     """The chat server example, run as a script on a free loopback port."""
+    server, url = start_chat()
+    try:
+        yield url
+    finally:
+        stop(server)
+
+
+def start_chat(*arguments: str) -> tuple[subprocess.Popen[str], str]:
+    """examples/chat_server.py on a free loopback port: the process, its URL."""
     server = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "chat_server.py"), "--port", "0"],
+        [sys.executable, str(EXAMPLES / "chat_server.py"), "--port", "0", *arguments],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         line = read_line(server, TEST_TIMEOUT)
         assert "open http://127.0.0.1:" in line, line
-        yield line.split("open ")[1].split()[0]
+    except BaseException:
+        server.kill()
+        raise
+    return server, line.split("open ")[1].split()[0]
+
+
+def stop(server: subprocess.Popen[str]) -> None:
+    server.terminate()
+    server.wait(timeout=TEST_TIMEOUT)
+
+
+@pytest.fixture
+def chat_urls_over_redis(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two chat processes (two ports, standing in for two hosts) sharing their
+    room through a real redis-server (skips without one)."""
+    from .test_redis import SERVER, RedisServer
+
+    if SERVER is None:
+        pytest.skip(
+            "redis-server is not installed (Debian: apt-get install redis-server)"
+        )
+    pytest.importorskip("coredis", reason="the redis extra is not installed")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    started: list[subprocess.Popen[str]] = []
+    try:
+        urls = []
+        for _ in range(2):
+            server, url = start_chat("--redis", redis.url)
+            started.append(server)
+            urls.append(url)
+        yield urls[0], urls[1]
     finally:
-        server.terminate()
-        server.wait(timeout=TEST_TIMEOUT)
+        for server in started:
+            stop(server)
+        redis.kill()
 
 
 @pytest.fixture
@@ -186,3 +227,36 @@ def test_chat_message_reaches_the_other_page(browser: Any, chat_url: str) -> Non
         "* guest2 left", timeout=BROWSER_TIMEOUT_MS
     )
     print(f"browser chat test: {time.monotonic() - started:.2f} s")
+
+
+def test_chat_pages_on_two_processes_talk_through_redis(
+    browser: Any, chat_urls_over_redis: tuple[str, str]
+) -> None:
+    """Two pages, each on its own chat process: the room crosses Redis."""
+    from playwright.sync_api import expect
+
+    first, second = chat_urls_over_redis
+    assert first != second
+    alice = open_chat(browser, first)
+    expect(alice.locator("#log p").last).to_have_text(
+        "* guest1 joined (1 here)", timeout=BROWSER_TIMEOUT_MS
+    )
+    bob = open_chat(browser, second)
+    # (Each process names its own guests: Bob is guest1 on the second one.)
+    expect(bob.locator("#log p").last).to_have_text(
+        "* guest1 joined (1 here)", timeout=BROWSER_TIMEOUT_MS
+    )
+
+    alice.locator("#text").fill("hello across processes")
+    alice.locator("#text").press("Enter")
+    for page in (bob, alice):
+        expect(page.locator("#log p").last).to_have_text(
+            "guest1: hello across processes", timeout=BROWSER_TIMEOUT_MS
+        )
+    bob.locator("#text").fill("and back")
+    bob.locator("#text").press("Enter")
+    for page in (alice, bob):
+        expect(page.locator("#log p").last).to_have_text(
+            "guest1: and back", timeout=BROWSER_TIMEOUT_MS
+        )
+    assert log_of(bob)[-2:] == log_of(alice)[-2:]
