@@ -70,7 +70,7 @@ def nginx(session: nox.Session) -> None:
     Needs the nginx binary (Debian: ``apt-get install nginx``; .ci/run installs
     it when it can); without it the tests are reported as skipped, saying so.
     """
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,redis]")
     session.run("pytest", "-m", "nginx", *session.posargs)
 
 

@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 import trio
 
+from trio_ws import open_websocket_url
 from trio_ws._core import _handshake as hs
 
 from .conftest import TEST_TIMEOUT, http_exchange
@@ -71,7 +72,7 @@ def error_log(prefix: Path) -> str:
 
 @asynccontextmanager
 async def running_nginx(
-    prefix: Path, listen: int, backend: int
+    prefix: Path, listen: int, backend: int | list[int]
 ) -> AsyncIterator[trio.Process]:
     """nginx in the foreground with the recipe's config, accepting on ``listen``."""
     runner.prepare(prefix, listen, backend)
@@ -146,3 +147,47 @@ async def test_upgrade_and_broadcast_through_nginx(tmp_path: Path) -> None:
             assert await workers.wait() == 0
     assert nginx.returncode is not None
     assert "[emerg]" not in error_log(prefix)
+
+
+async def test_nginx_balances_two_chat_processes_that_share_redis(
+    tmp_path: Path,
+) -> None:
+    """The recipe in front of two chat processes sharing their room through a
+    real redis-server (issue 20): nginx sends two clients to two processes,
+    and they talk."""
+    from .test_redis import SERVER, RedisServer, chat_process
+
+    if SERVER is None:
+        pytest.skip(
+            "redis-server is not installed (Debian: apt-get install redis-server)"
+        )
+    pytest.importorskip("coredis", reason="the redis extra is not installed")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    listen = free_port()
+    try:
+        with trio.fail_after(4 * TEST_TIMEOUT):
+            async with (
+                chat_process(redis.url) as first,
+                chat_process(redis.url) as second,
+            ):
+                ports = [
+                    int(url.split(":")[2].split("/")[0]) for url in (first, second)
+                ]
+                async with (
+                    running_nginx(tmp_path / "nginx", listen, ports),
+                    open_websocket_url(f"ws://127.0.0.1:{listen}/ws") as alice,
+                ):
+                    assert await alice.receive() == "* guest1 joined (1 here)"
+                    async with open_websocket_url(f"ws://127.0.0.1:{listen}/ws") as bob:
+                        # Round robin: Bob is on the other process, whose first
+                        # guest he is (on Alice's he would be guest2, 2 here).
+                        assert await bob.receive() == "* guest1 joined (1 here)"
+                        assert await alice.receive() == "* guest1 joined (1 here)"
+                        await bob.send("through nginx and redis")
+                        for ws in (alice, bob):
+                            assert (
+                                await ws.receive() == "guest1: through nginx and redis"
+                            )
+    finally:
+        redis.kill()
