@@ -141,3 +141,14 @@ async def test_channels_lists_those_with_subscribers() -> None:
         async with hub.subscribe("a"):
             assert sorted(hub.channels()) == ["a", "b"]
     assert hub.channels() == []
+
+
+async def test_note_interruption_counts_on_open_subscriptions_only() -> None:
+    hub = LocalPubSub()
+    async with hub.subscribe("a") as a:
+        hub.note_interruption()
+        async with hub.subscribe("b") as b:
+            hub.note_interruption()
+            assert (a.interruptions, b.interruptions) == (2, 1)
+        hub.note_interruption()
+        assert (a.interruptions, b.interruptions) == (3, 1)

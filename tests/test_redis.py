@@ -174,6 +174,7 @@ async def test_outage_then_reconnection(redis: RedisServer) -> None:
         ):
             await hub.publish("feed", "before")
             assert await subscription.receive() == "before"
+            assert subscription.interruptions == 0
             redis.kill()
             await until(lambda: _disconnected(hub))
             with pytest.raises(BrokerUnavailable) as info:
@@ -188,6 +189,8 @@ async def test_outage_then_reconnection(redis: RedisServer) -> None:
             with trio.fail_after(TIMEOUT / 2):
                 await hub.wait_connected()
             assert hub.reconnections >= 1
+            # The subscriber is told that it may have missed messages.
+            assert subscription.interruptions == hub.reconnections
             assert await numsub(redis.url, "feed") == {"feed": 1}
             await hub.publish("feed", "after")
             assert await subscription.receive() == "after"

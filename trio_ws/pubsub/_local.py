@@ -51,6 +51,10 @@ class Subscription:
         channel: the channel name.
         dropped: messages dropped so far because the queue was full (the
             oldest waiting message goes first).
+        interruptions: how many times the pub/sub lost its transport and
+            got it back while this subscription was open (an adapter over a
+            broker; always 0 in-process). Messages published meanwhile may
+            be missing: pub/sub cannot say which.
     """
 
     def __init__(self, channel: str, queue_size: int) -> None:
@@ -58,6 +62,7 @@ class Subscription:
             raise ValueError(f"queue_size must be at least 1, not {queue_size}")
         self.channel = channel
         self.dropped = 0
+        self.interruptions = 0
         self._queue: deque[Message] = deque()
         self._queue_size = queue_size
         self._wakeup = trio.Event()
@@ -182,6 +187,13 @@ class LocalPubSub:
     def subscriber_count(self, channel: str) -> int:
         """How many subscriptions ``channel`` has now."""
         return len(self._channels.get(channel, ()))
+
+    def note_interruption(self) -> None:
+        """The transport was lost and is back: every open subscription counts
+        it (:attr:`Subscription.interruptions`). For adapters."""
+        for members in self._channels.values():
+            for subscription in members:
+                subscription.interruptions += 1
 
     def channels(self) -> list[str]:
         """The channels that have subscriptions now."""

@@ -107,7 +107,9 @@ class RedisPubSub:
 
     Attributes:
         reconnections: how many times the subscription connection was
-            re-established after being lost.
+            re-established after being lost (each open subscription counts
+            the ones it lived through in
+            :attr:`~trio_ws.Subscription.interruptions`).
     """
 
     def __init__(self, client: coredis.Redis[bytes], queue_size: int) -> None:
@@ -269,6 +271,7 @@ class RedisPubSub:
 
     def _count_reconnection(self) -> None:
         self.reconnections += 1
+        self._local.note_interruption()
 
 
 @asynccontextmanager
