@@ -113,15 +113,9 @@ def stop(server: subprocess.Popen[str]) -> None:
 def chat_urls_over_redis(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two chat processes (two ports, standing in for two hosts) sharing their
     room through a real redis-server (skips without one)."""
-    from .test_redis import SERVER, RedisServer
+    from .test_redis import start_redis_or_skip
 
-    if SERVER is None:
-        pytest.skip(
-            "redis-server is not installed (Debian: apt-get install redis-server)"
-        )
-    pytest.importorskip("coredis", reason="the redis extra is not installed")
-    redis = RedisServer(tmp_path)
-    redis.start()
+    redis = start_redis_or_skip(tmp_path)
     started: list[subprocess.Popen[str]] = []
     try:
         urls = []

@@ -155,15 +155,9 @@ async def test_nginx_balances_two_chat_processes_that_share_redis(
     """The recipe in front of two chat processes sharing their room through a
     real redis-server (issue 20): nginx sends two clients to two processes,
     and they talk."""
-    from .test_redis import SERVER, RedisServer, chat_process
+    from .test_redis import chat_process, start_redis_or_skip
 
-    if SERVER is None:
-        pytest.skip(
-            "redis-server is not installed (Debian: apt-get install redis-server)"
-        )
-    pytest.importorskip("coredis", reason="the redis extra is not installed")
-    redis = RedisServer(tmp_path)
-    redis.start()
+    redis = start_redis_or_skip(tmp_path)
     listen = free_port()
     try:
         with trio.fail_after(4 * TEST_TIMEOUT):

@@ -87,6 +87,19 @@ class RedisServer:
             self.process = None
 
 
+def start_redis_or_skip(directory: Path) -> RedisServer:
+    """A started redis-server, for the tests of other sessions (browser,
+    nginx) that need one: skips without the binary or the redis extra."""
+    if SERVER is None:
+        pytest.skip(
+            "redis-server is not installed (Debian: apt-get install redis-server)"
+        )
+    pytest.importorskip("coredis", reason="the redis extra is not installed")
+    server = RedisServer(directory)
+    server.start()
+    return server
+
+
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
