@@ -394,3 +394,102 @@ async def test_an_outer_cancellation_leaves_plain(redis: RedisServer) -> None:
             async with open_redis_pubsub(redis.url) as hub, hub.subscribe("x") as sub:
                 await sub.receive()
         assert scope.cancelled_caught
+
+
+# Durable mode: Redis Streams (trio_ws/pubsub/_streams.py).
+
+
+async def test_streams_history_since_an_id_and_only_new_by_default(
+    redis: RedisServer,
+) -> None:
+    from trio_ws.pubsub.redis import open_redis_streams
+
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_streams(redis.url) as log:
+            ids = [await log.publish("room", m) for m in ("one", b"two", "three")]
+            async with log.subscribe("room", since="0-0") as everything:
+                got = [await everything.receive() for _ in range(3)]
+            assert [entry.id for entry in got] == ids
+            assert [entry.message for entry in got] == ["one", b"two", "three"]
+            async with log.subscribe("room") as fresh:
+                new_id = await log.publish("room", "four")
+                entry = await fresh.receive()
+                assert entry == (new_id, "four")
+                assert fresh.last_id == new_id
+
+
+async def test_streams_a_late_subscriber_resumes_without_gap(
+    redis: RedisServer,
+) -> None:
+    from trio_ws.pubsub.redis import open_redis_streams
+
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_streams(redis.url) as log:
+            async with log.subscribe("feed") as first:
+                for n in range(2):
+                    await log.publish("feed", f"m{n}")
+                assert [(await first.receive()).message for _ in range(2)] == [
+                    "m0",
+                    "m1",
+                ]
+                seen = first.last_id
+            # Gone for a while (a browser reconnecting): two more are published.
+            for n in range(2, 4):
+                await log.publish("feed", f"m{n}")
+            async with log.subscribe("feed", since=seen) as again:
+                resumed = [(await again.receive()).message for _ in range(2)]
+            assert resumed == ["m2", "m3"]
+
+
+async def test_streams_a_lost_connection_loses_nothing(redis: RedisServer) -> None:
+    import coredis
+
+    from trio_ws.pubsub.redis import open_redis_streams
+
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_redis_streams(redis.url) as log,
+            log.subscribe("feed") as subscription,
+        ):
+            await log.publish("feed", "before")
+            assert (await subscription.receive()).message == "before"
+            async with coredis.Redis.from_url(redis.url) as admin:
+                # Drop every other client connection: the reader's too.
+                killed = await admin.client_kill(
+                    type_=coredis.PureToken.NORMAL, skipme=True
+                )
+            assert killed
+            await log.publish("feed", "while reconnecting")
+            await log.publish("feed", "after")
+            got = [(await subscription.receive()).message for _ in range(2)]
+            assert got == ["while reconnecting", "after"]
+            assert subscription.interruptions == 1
+
+
+async def test_streams_a_slow_subscriber_drops_nothing_and_maxlen_bounds_the_stream(
+    redis: RedisServer,
+) -> None:
+    import coredis
+
+    from trio_ws.pubsub._streams import STREAM_QUEUE_SIZE, stream_key
+    from trio_ws.pubsub.redis import open_redis_streams
+
+    count = STREAM_QUEUE_SIZE + 100
+    with trio.fail_after(TIMEOUT):
+        async with open_redis_streams(redis.url, maxlen=count) as log:
+            async with log.subscribe("busy") as slow:
+                for n in range(count):
+                    await log.publish("busy", f"{n}")
+                await trio.sleep(0.2)  # the reader fills the queue and waits
+                got = [(await slow.receive()).message for _ in range(count)]
+            assert got == [f"{n}" for n in range(count)]
+        async with open_redis_streams(redis.url, maxlen=10) as small:
+            for n in range(1000):
+                await small.publish("small", f"{n}")
+            async with coredis.Redis.from_url(redis.url) as admin:
+                length = await admin.xlen(stream_key("small"))
+            # Approximate trimming keeps whole nodes: bounded, not exact.
+            assert 10 <= length < 500
+    with pytest.raises(ValueError, match="maxlen"):
+        async with open_redis_streams(redis.url, maxlen=0):
+            pass
