@@ -1,17 +1,21 @@
 """Scale-out: N worker processes serve one chat room on one port.
 
-    python examples/workers.py [--workers N] [--host 127.0.0.1] [--port 8000]
+    python examples/workers.py --redis redis://127.0.0.1:6379/0 \
+        [--workers N] [--host 127.0.0.1] [--port 8000]
 
 Every worker runs ``serve_websocket(..., reuse_port=True)`` on the same port,
 and the kernel spreads the connections among them (SO_REUSEPORT: Linux;
 elsewhere serve_websocket raises ReusePortUnavailable). A chat message sent
-to one worker reaches the clients of every worker through the parent's
-socketpair relay (``socketpair_relay.py``, an example, not a broker). Each
-client's first message names its worker's pid. ``GET /`` serves the chat
-page of ``chat_server.py``.
+to one worker reaches the clients of every worker through Redis (or Valkey)
+pub/sub (``trio_ws.pubsub.redis``, the ``redis`` extra), the same broker that
+lets processes on other hosts join the room. Each client's first message
+names its worker's pid. ``GET /`` serves the chat page of ``chat_server.py``.
 
-Ctrl-C or SIGTERM (to the parent): each worker stops accepting, closes its
-connections with 1001 and exits; the parent exits once they all have.
+Each worker tells the parent it is serving with a line on its standard
+output, and stops when its standard input (a pipe from the parent) ends, so
+no worker outlives the parent. Ctrl-C or SIGTERM (to the parent): each worker
+stops accepting, closes its connections with 1001 and exits; the parent exits
+once they all have.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 
 import trio
 from chat_server import MAX_LINE, process_request
-from socketpair_relay import Relay, RelayPubSub
 
 from trio_ws import ConnectionClosed, PubSub, Subscription, WebSocket, serve_websocket
 
@@ -102,24 +106,34 @@ def forwarded_for(ws: WebSocket) -> str | None:
     return header.rsplit(",", 1)[-1].strip()
 
 
-async def worker(relay_fd: int, host: str, port: int) -> None:
+# What a worker prints once it serves; the parent waits for it from each.
+READY = b"ready\n"
+
+
+async def worker(redis_url: str, host: str, port: int) -> None:
     """One worker: serve until SIGINT/SIGTERM, or until the parent is gone."""
+    from trio_ws.pubsub.redis import open_redis_pubsub
+
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        sock = trio.socket.from_stdlib_socket(socket.socket(fileno=relay_fd))
-        pubsub = RelayPubSub(trio.SocketStream(sock))
         stop = trio.Event()
 
-        async def relay() -> None:
-            await pubsub.run()
-            stop.set()  # the parent went away: do not linger as an orphan
+        async def watch_parent() -> None:
+            # The parent holds our stdin's other end: EOF means it is gone.
+            async with trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())) as stdin:
+                while await stdin.receive_some():
+                    pass
+            stop.set()
 
         async def on_signal() -> None:
             async for _ in signals:
                 stop.set()
                 return
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(relay)
+        async with (
+            open_redis_pubsub(redis_url) as pubsub,
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(watch_parent)
             nursery.start_soon(on_signal)
             server = await nursery.start(
                 functools.partial(
@@ -132,11 +146,11 @@ async def worker(relay_fd: int, host: str, port: int) -> None:
                 )
             )
             logger.info("worker %d serving on port %d", os.getpid(), server.port)
-            await pubsub.announce_ready()
+            sys.stdout.buffer.write(READY)
+            sys.stdout.flush()
             await stop.wait()
             await server.aclose()  # every client gets 1001
             nursery.cancel_scope.cancel()
-        await pubsub.aclose()
 
 
 async def stop_worker(process: trio.Process) -> None:
@@ -167,69 +181,76 @@ def reserve_port(host: str) -> socket.socket:
     return sock
 
 
-async def parent(count: int, host: str, port: int) -> int:
-    """Start the workers and the relay; stop them all on SIGINT/SIGTERM.
+async def wait_ready(process: trio.Process) -> None:
+    """Read the worker's stdout until it says it serves."""
+    assert process.stdout is not None
+    said = b""
+    while READY not in said:
+        chunk = await process.stdout.receive_some()
+        if not chunk:
+            raise RuntimeError(f"worker {process.pid} exited before serving")
+        said += chunk
+
+
+async def parent(count: int, redis_url: str, host: str, port: int) -> int:
+    """Start the workers; stop them all on SIGINT/SIGTERM.
 
     Returns:
         The exit status: 0 after a signal, 1 if a worker failed or exited.
     """
-    relay = Relay(count)
     status = 0
+    ready = 0
+    all_ready = trio.Event()
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        async with trio.open_nursery() as relay_nursery:
-            async with trio.open_nursery() as workers:
+        async with trio.open_nursery() as workers:
 
-                async def run_worker(index: int) -> None:
-                    nonlocal status
-                    ours, theirs = socket.socketpair()
-                    relay_nursery.start_soon(
-                        relay.serve,
-                        trio.SocketStream(trio.socket.from_stdlib_socket(ours)),
-                    )
-                    command = [
-                        sys.executable,
-                        __file__,
-                        "--worker-fd",
-                        str(theirs.fileno()),
-                    ]
-                    command += ["--host", host, "--port", str(port)]
-                    with theirs:
-                        process = await trio.lowlevel.open_process(
-                            command, pass_fds=(theirs.fileno(),)
-                        )
-                    try:
-                        await process.wait()
-                    finally:
-                        if process.returncode is None:
-                            with trio.CancelScope(shield=True):
-                                await stop_worker(process)
-                    if not workers.cancel_scope.cancel_called:
-                        status = 1
-                        print(
-                            f"worker {index} exited ({process.returncode}): stopping",
-                            flush=True,
-                        )
-                        workers.cancel_scope.cancel()
-
-                for index in range(count):
-                    workers.start_soon(run_worker, index)
-                with trio.move_on_after(STARTUP_TIMEOUT):
-                    await relay.all_ready.wait()
-                if not relay.all_ready.is_set():
-                    print("the workers did not start in time: stopping", flush=True)
+            async def run_worker(index: int) -> None:
+                nonlocal status, ready
+                command = [sys.executable, __file__, "--worker", "--redis", redis_url]
+                command += ["--host", host, "--port", str(port)]
+                process = await trio.lowlevel.open_process(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                )
+                try:
+                    with contextlib.suppress(RuntimeError):
+                        await wait_ready(process)
+                        ready += 1
+                        if ready == count:
+                            all_ready.set()
+                    await process.wait()
+                finally:
+                    if process.returncode is None:
+                        with trio.CancelScope(shield=True):
+                            await stop_worker(process)
+                    for pipe in (process.stdin, process.stdout):
+                        if pipe is not None:
+                            await trio.aclose_forcefully(pipe)
+                if not workers.cancel_scope.cancel_called:
                     status = 1
-                    workers.cancel_scope.cancel()
-                else:
-                    shown = f"[{host}]" if ":" in host else host
                     print(
-                        f"{count} workers serving the chat: "
-                        f"open http://{shown}:{port}/ in a browser",
+                        f"worker {index} exited ({process.returncode}): stopping",
                         flush=True,
                     )
-                async for _ in signals:
                     workers.cancel_scope.cancel()
-                    break
-            relay_nursery.cancel_scope.cancel()
+
+            for index in range(count):
+                workers.start_soon(run_worker, index)
+            with trio.move_on_after(STARTUP_TIMEOUT):
+                await all_ready.wait()
+            if not all_ready.is_set():
+                print("the workers did not start in time: stopping", flush=True)
+                status = 1
+                workers.cancel_scope.cancel()
+            else:
+                shown = f"[{host}]" if ":" in host else host
+                print(
+                    f"{count} workers serving the chat: "
+                    f"open http://{shown}:{port}/ in a browser",
+                    flush=True,
+                )
+            async for _ in signals:
+                workers.cancel_scope.cancel()
+                break
     return status
 
 
@@ -243,11 +264,17 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="worker processes (default: the number of CPUs)",
     )
-    parser.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--redis",
+        required=True,
+        help="the Redis/Valkey server the workers share the room through, "
+        "e.g. redis://127.0.0.1:6379/0 (pip install 'trio_ws[redis]')",
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    if args.worker_fd is not None:
-        trio.run(worker, args.worker_fd, args.host, args.port)
+    if args.worker:
+        trio.run(worker, args.redis, args.host, args.port)
         return
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -256,7 +283,7 @@ def main() -> None:
     reserved = reserve_port(args.host) if args.port == 0 else None
     port = reserved.getsockname()[1] if reserved is not None else args.port
     try:
-        status = trio.run(parent, args.workers, args.host, port)
+        status = trio.run(parent, args.workers, args.redis, args.host, port)
     finally:
         if reserved is not None:
             reserved.close()

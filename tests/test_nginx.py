@@ -116,10 +116,20 @@ async def upgrade_head(port: int) -> tuple[hs.Response, str]:
 
 
 async def test_upgrade_and_broadcast_through_nginx(tmp_path: Path) -> None:
+    from .test_redis import start_redis_or_skip
+
+    redis = start_redis_or_skip(tmp_path)
+    try:
+        await upgrade_and_broadcast(tmp_path, redis.url)
+    finally:
+        redis.kill()
+
+
+async def upgrade_and_broadcast(tmp_path: Path, redis_url: str) -> None:
     listen = free_port()
     prefix = tmp_path / "nginx"
     async with (
-        running_workers(2) as (workers, backend),
+        running_workers(redis_url, 2) as (workers, backend),
         running_nginx(prefix, listen, backend) as nginx,
     ):
         with trio.fail_after(PROCESS_TEST_TIMEOUT):

@@ -1,7 +1,5 @@
-"""examples/workers.py: N processes on one port, a broadcast across them, 1001 on stop.
-
-Also the example's socketpair relay (framing, fan-out) in process.
-"""
+"""examples/workers.py: N processes on one port, a broadcast across them
+through a real redis-server, 1001 on stop (``python -m nox -s redis``)."""
 
 from __future__ import annotations
 
@@ -11,8 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
 
 import pytest
 import trio
@@ -21,9 +20,10 @@ import trio.testing
 from trio_ws import WebSocket, open_websocket_url
 
 from .conftest import TEST_TIMEOUT
-from .test_examples import EXAMPLES, load
+from .test_examples import EXAMPLES
+from .test_redis import RedisServer, start_redis_or_skip
 
-relay = load("socketpair_relay")
+pytestmark = pytest.mark.redis
 
 needs_reuse_port = pytest.mark.skipif(
     not hasattr(socket, "SO_REUSEPORT") or sys.platform == "win32",
@@ -43,85 +43,6 @@ WELCOME = re.compile(
     r"^\* welcome (?P<name>\S+): worker pid (?P<pid>\d+)"
     r"(?: \(via a proxy, for (?P<client>[^)]+)\))?$"
 )
-
-
-async def test_relay_frames_round_trip_whole_and_byte_at_a_time() -> None:
-    wire = b"".join(
-        [
-            relay.encode(relay.KIND_TEXT, "room", "héllo"),
-            relay.encode(relay.KIND_BINARY, "", b"\x00\xff" * 1000),
-            relay.encode(relay.KIND_READY),
-        ]
-    )
-    for chunk in (len(wire), 1):
-        send, receive = trio.testing.memory_stream_one_way_pair()
-        for start in range(0, len(wire), chunk):
-            await send.send_all(wire[start : start + chunk])
-        await send.aclose()
-        got = [relay.decode(frame) async for frame in relay.read_frames(receive)]
-        assert got == [
-            (relay.KIND_TEXT, "room", "héllo"),
-            (relay.KIND_BINARY, "", b"\x00\xff" * 1000),
-            (relay.KIND_READY, "", b""),
-        ]
-
-
-async def test_relay_refuses_oversized_and_truncated_frames() -> None:
-    with pytest.raises(ValueError, match="too large"):
-        relay.encode(relay.KIND_BINARY, "c", b"x" * (relay.MAX_FRAME + 1))
-    for wire, error in (
-        ((relay.MAX_FRAME + 1).to_bytes(4, "big"), "refused"),
-        (relay.encode(relay.KIND_TEXT, "c", "cut")[:-1], "inside a frame"),
-    ):
-        send, receive = trio.testing.memory_stream_one_way_pair()
-        await send.send_all(wire)
-        await send.aclose()
-        with pytest.raises(ValueError, match=error):
-            async for _ in relay.read_frames(receive):
-                pass  # pragma: no cover
-
-
-async def test_relay_copies_every_message_to_every_worker(
-    nursery: trio.Nursery,
-) -> None:
-    parent = relay.Relay(workers=2)
-    pubsubs, parent_ends = [], []
-    for _ in range(2):
-        ours, theirs = trio.testing.memory_stream_pair()
-        nursery.start_soon(parent.serve, ours)
-        pubsub = relay.RelayPubSub(theirs)
-        nursery.start_soon(pubsub.run)
-        pubsubs.append(pubsub)
-        parent_ends.append(ours)
-    first, second = pubsubs
-    with trio.fail_after(TEST_TIMEOUT):
-        async with (
-            first.subscribe("room") as here,
-            second.subscribe("room") as there,
-            second.subscribe("elsewhere") as elsewhere,
-        ):
-            for pubsub in pubsubs:
-                await pubsub.announce_ready()
-            await parent.all_ready.wait()
-            await first.publish("room", "text")
-            await second.publish("room", b"bytes")
-            for subscription in (here, there):
-                # One order everywhere: the relay's.
-                assert {await subscription.receive(), await subscription.receive()} == {
-                    "text",
-                    b"bytes",
-                }
-            await second.publish("elsewhere", "x")
-            assert await elsewhere.receive() == "x"
-            # A worker closing its end ends its own subscriptions...
-            await first.aclose()
-            assert [message async for message in here] == []
-            # ...and so does the parent going away (EOF).
-            await parent_ends[1].aclose()
-            assert [message async for message in there] == []
-            assert [message async for message in elsewhere] == []
-    # Every relay task ends quietly (a crash would fail this test).
-    await trio.testing.wait_all_tasks_blocked()
 
 
 async def read_line(stream: trio.abc.ReceiveStream) -> str:
@@ -171,12 +92,14 @@ def process_exists(pid: int) -> bool:
 
 
 @asynccontextmanager
-async def running_workers(count: int = 2) -> AsyncIterator[tuple[trio.Process, int]]:
-    """examples/workers.py on a free port: (the parent process, the port)."""
+async def running_workers(
+    redis_url: str, count: int = 2
+) -> AsyncIterator[tuple[trio.Process, int]]:
+    """examples/workers.py on a free port, sharing the room through the
+    redis-server at ``redis_url``: (the parent process, the port)."""
     command = [sys.executable, str(EXAMPLES / "workers.py"), "--port", "0"]
-    process = await trio.lowlevel.open_process(
-        [*command, "--workers", str(count)], stdout=subprocess.PIPE
-    )
+    command += ["--redis", redis_url, "--workers", str(count)]
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     try:
         with trio.fail_after(PROCESS_TEST_TIMEOUT):
@@ -187,7 +110,7 @@ async def running_workers(count: int = 2) -> AsyncIterator[tuple[trio.Process, i
         yield process, int(found.group(1))
     finally:
         if process.returncode is None:
-            process.kill()  # the orphaned workers see the relay close and stop
+            process.kill()  # the orphaned workers see their stdin end and stop
             await process.wait()
 
 
@@ -216,10 +139,18 @@ async def broadcast_then_stop(
 
 
 @needs_reuse_port
-async def test_workers_example_broadcasts_across_processes_and_stops_with_1001() -> (
-    None
-):
-    async with running_workers(2) as (process, port):
+async def test_workers_example_broadcasts_across_processes_and_stops_with_1001(
+    tmp_path: Path,
+) -> None:
+    redis = start_redis_or_skip(tmp_path)
+    try:
+        await broadcast_then_stop_all(redis.url)
+    finally:
+        redis.kill()
+
+
+async def broadcast_then_stop_all(redis_url: str) -> None:
+    async with running_workers(redis_url, 2) as (process, port):
         with trio.fail_after(PROCESS_TEST_TIMEOUT):
             pids = await broadcast_then_stop(f"ws://127.0.0.1:{port}/ws", process)
             assert await process.wait() == 0
@@ -230,13 +161,17 @@ async def test_workers_example_broadcasts_across_processes_and_stops_with_1001()
 
 
 @needs_reuse_port
-async def test_workers_example_stops_when_a_worker_cannot_start() -> None:
+async def test_workers_example_stops_when_a_worker_cannot_start(
+    tmp_path: Path,
+) -> None:
+    redis = start_redis_or_skip(tmp_path)
     # A plain listener (no SO_REUSEPORT) holds the port: no worker can bind.
-    with socket.socket() as holder:
+    with redis_stopped_after(redis), socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
         command = [sys.executable, str(EXAMPLES / "workers.py"), "--workers", "2"]
+        command += ["--redis", redis.url]
         with trio.fail_after(PROCESS_TEST_TIMEOUT):
             result = await trio.run_process(
                 [*command, "--port", str(port)],
@@ -247,3 +182,11 @@ async def test_workers_example_stops_when_a_worker_cannot_start() -> None:
     assert result.returncode == 1
     assert b"exited (1): stopping" in result.stdout
     assert b"Address already in use" in result.stderr
+
+
+@contextmanager
+def redis_stopped_after(redis: RedisServer) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        redis.kill()

@@ -1,6 +1,6 @@
 """Run nginx in the foreground in front of examples/workers.py.
 
-    python examples/workers.py --port 8000 &
+    python examples/workers.py --redis redis://127.0.0.1:6379/0 --port 8000 &
     python examples/nginx/run.py --listen 8080 --backend 8000
 
 or, two chat processes sharing their room through Redis, balanced by nginx::

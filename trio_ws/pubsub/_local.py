@@ -5,7 +5,7 @@ connection. Within one process, :class:`LocalPubSub` does it. Once the
 connections are spread over several processes (``reuse_port=True``, or
 workers behind a proxy), a message published in one process must reach the
 subscribers of all: that takes an adapter over something every process can
-reach (Redis pub/sub, or the socketpair relay of ``examples/workers.py``)
+reach (Redis pub/sub: ``trio_ws.pubsub.redis``)
 that implements the same :class:`PubSub` interface, so handlers do not change.
 
 Slow subscribers: every subscription has a bounded queue; when it is full,
