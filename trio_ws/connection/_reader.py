@@ -70,6 +70,11 @@ class Reader:
             _who_reads.py).
         discard: set by ``aclose()``: messages arriving from now on are
             dropped instead of queued.
+        nursery: where the connection's helper tasks run (set by
+            :meth:`attach`).
+        sweeper: the server's sweeper while it knows the connection (plain
+            server connections: the handler reads inline, and the sweeper
+            hands over to a task when it stays away), else None.
     """
 
     __slots__ = (
@@ -79,16 +84,16 @@ class Reader:
         "_incoming",
         "_key",
         "_leftover",
-        "_nursery",
         "_options",
         "_pings",
         "_protocol",
         "_queue",
         "_stream",
-        "_sweeper",
         "_writer",
         "discard",
+        "nursery",
         "state",
+        "sweeper",
     )
 
     def __init__(
@@ -119,11 +124,9 @@ class Reader:
         self._failure_reached: trio.Event | None = None
         # Set when reading is over; created only once someone waits for it.
         self._done_event: trio.Event | None = None
-        self._nursery: trio.Nursery | None = None
-        # With a sweeper (plain server connections): the handler reads
-        # inline, and the sweeper hands over to a task when it stays away;
-        # ``key`` is what the sweeper knows the connection by.
-        self._sweeper: Sweeper | None = None
+        self.nursery: trio.Nursery | None = None
+        self.sweeper: Sweeper | None = None
+        # What the sweeper knows the connection by.
         self._key: Sweepable | None = None
 
     def attach(
@@ -131,9 +134,16 @@ class Reader:
     ) -> None:
         """Where the reader task will run, and the sweeper (None: read by a
         task from the start; call :meth:`start_task` then)."""
-        self._nursery = nursery
-        self._sweeper = sweeper
+        self.nursery = nursery
+        self.sweeper = sweeper
         self._key = key
+
+    def leave_sweeper(self) -> None:
+        """The connection ended: the sweeper forgets it, in both its jobs."""
+        sweeper = self.sweeper
+        if sweeper is not None:
+            self.sweeper = None
+            sweeper.remove(self._key)
 
     # ------------------------------------------------------------ the task
 
@@ -149,11 +159,11 @@ class Reader:
         """NOBODY or HANDOVER -> TASK: start the reader task (``spawn=False``:
         the caller runs :meth:`run` itself)."""
         self.state = move(self.state, Reading.TASK)
-        if self._sweeper is not None:
-            self._sweeper.forget(self._key)  # no more hand-over checks
+        if self.sweeper is not None:
+            self.sweeper.forget(self._key)  # no more hand-over checks
         if spawn:
-            assert self._nursery is not None
-            self._nursery.start_soon(self.run)
+            assert self.nursery is not None
+            self.nursery.start_soon(self.run)
 
     async def run(self) -> None:
         """The reader task: read until the connection ends; never raises
@@ -279,7 +289,7 @@ class Reader:
             trio.EndOfChannel: reading is over and the queue is empty.
         """
         queue = self._queue
-        sweeper = self._sweeper
+        sweeper = self.sweeper
         if queue.closed:
             raise trio.EndOfChannel
         if sweeper is None or self.state not in MAY_READ_INLINE:
@@ -298,9 +308,11 @@ class Reader:
                     raise trio.EndOfChannel
             return await queue.get()
         finally:
-            if self.state in MAY_READ_INLINE:
+            # (The sweeper as it is now: a connection that ended meanwhile
+            # has left it, and must not be put back.)
+            if self.state in MAY_READ_INLINE and self.sweeper is not None:
                 assert self._key is not None
-                sweeper.away(self._key, trio.current_time())
+                self.sweeper.away(self._key, trio.current_time())
 
     async def _read_inline(self) -> None:
         """Read once in the caller's task (inside receive()), deliver the events.
@@ -350,7 +362,7 @@ class Reader:
             await self._writer.flush_shielded(record_error=False, then_close=True)
             self._finish(record_reason=True)
         elif protocol.has_data_to_send:
-            await self._writer.write_soon(self._nursery)
+            await self._writer.write_soon(self.nursery)
 
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""
@@ -372,7 +384,7 @@ class Reader:
         if protocol.pending_failure is not None or protocol.state is State.CLOSED:
             self.ensure_task()  # it settles the end of the connection
         elif protocol.has_data_to_send:
-            await self._writer.write_soon(self._nursery)
+            await self._writer.write_soon(self.nursery)
 
     # ------------------------------------------------------------ the end
 

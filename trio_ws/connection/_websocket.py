@@ -92,7 +92,6 @@ class WebSocket(trio.abc.AsyncResource):
         "_helpers_scope",
         "_keepalive",
         "_local",
-        "_nursery",
         "_options",
         "_pings",
         "_protocol",
@@ -104,7 +103,6 @@ class WebSocket(trio.abc.AsyncResource):
         "_request",
         "_stream",
         "_subprotocol",
-        "_sweeper",
         "_writer",
     )
 
@@ -164,9 +162,7 @@ class WebSocket(trio.abc.AsyncResource):
         self._receives_without_yield = 0
         # Set while send() sends a message in fragments; others wait for it.
         self._fragmenting: trio.Event | None = None
-        self._sweeper: Sweeper | None = None
         self._helpers_scope: trio.CancelScope | None = None
-        self._nursery: trio.Nursery | None = None
         # Read once: the socket cannot tell them any more after it is closed.
         if request is not None:  # (the server read them for process_request)
             self._local, self._remote = request.local, request.remote
@@ -241,14 +237,13 @@ class WebSocket(trio.abc.AsyncResource):
         the handler reads inline and the sweeper does keepalive (see
         _sweeper.py). Otherwise the reader (and keepalive) tasks start.
         """
-        self._nursery = nursery  # also runs the batched-write helper
+        # (The nursery also runs the batched-write helper.)
         if sweeper is None or isinstance(self._stream, trio.SSLStream):
             # (A cancelled read may break a TLS stream: no inline reading.)
             self._reader.attach(nursery, None, self)
             self._reader.start_task(spawn=False)
             nursery.start_soon(self._run_helpers)
             return
-        self._sweeper = sweeper
         self._reader.attach(nursery, sweeper, self)
         now = trio.current_time()
         interval = self._options.ping_interval
@@ -337,9 +332,7 @@ class WebSocket(trio.abc.AsyncResource):
         """
         ending = self._ending
         ending.aborting = True
-        if self._sweeper is not None:
-            self._sweeper.remove(self)
-            self._sweeper = None
+        self._reader.leave_sweeper()
         self._reader.stop()
         if self._helpers_scope is not None:
             self._helpers_scope.cancel()
@@ -401,8 +394,9 @@ class WebSocket(trio.abc.AsyncResource):
             return None
         result = rule.step(now, self._send_keepalive_ping)
         if isinstance(result, KeepaliveTimeout):
-            assert self._nursery is not None
-            self._nursery.start_soon(self._keepalive_failed, result)
+            nursery = self._reader.nursery
+            assert nursery is not None
+            nursery.start_soon(self._keepalive_failed, result)
             return None
         return result
 
@@ -413,9 +407,10 @@ class WebSocket(trio.abc.AsyncResource):
         reader = self._reader
         if reader.state not in INLINE_NOW:
             reader.ensure_task()  # someone must read the pong
-        if not self._writer.write_later(self._nursery):
-            assert self._nursery is not None
-            self._nursery.start_soon(self._writer.flush_shielded)
+        nursery = reader.nursery
+        if not self._writer.write_later(nursery):
+            assert nursery is not None
+            nursery.start_soon(self._writer.flush_shielded)
         return pending
 
     async def _keepalive_failed(self, cause: BaseException) -> None:
@@ -494,7 +489,8 @@ class WebSocket(trio.abc.AsyncResource):
                 )
             writer = self._writer
             if not writer.busy or (
-                self._queue and writer.would_defer(_size_bound(message), self._nursery)
+                self._queue
+                and writer.would_defer(_size_bound(message), self._reader.nursery)
             ):
                 break  # written at once, or left for the write helper
             # Another write is in progress: take the turn first, then queue
@@ -564,7 +560,7 @@ class WebSocket(trio.abc.AsyncResource):
         The helper runs as soon as this task yields (receive() yields at least
         every MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
         """
-        return bool(self._queue) and self._writer.write_later(self._nursery)
+        return bool(self._queue) and self._writer.write_later(self._reader.nursery)
 
     send_message = send  # trio-websocket name
 
