@@ -24,21 +24,25 @@ from contextlib import asynccontextmanager
 
 import trio
 
-__all__ = ["collapse", "hidden_nursery", "leaves", "reraise"]
+__all__ = ["collapse", "hidden_nursery", "is_group", "leaves", "reraise"]
 
 logger = logging.getLogger("trio_ws")
 
 
-def leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside ``exc``, groups flattened (``[exc]`` if not one).
+def is_group(exc: BaseException) -> bool:
+    """True for an exception group.
 
     (Duck-typed on ``.exceptions``: the same on 3.10, with trio's
     ``exceptiongroup`` backport, and on 3.11+.)
     """
-    inner = getattr(exc, "exceptions", None)
-    if not isinstance(inner, tuple):
+    return isinstance(getattr(exc, "exceptions", None), tuple)
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside ``exc``, groups flattened (``[exc]`` if not one)."""
+    if not is_group(exc):
         return [exc]
-    return [leaf for each in inner for leaf in leaves(each)]
+    return [leaf for each in exc.exceptions for leaf in leaves(each)]  # type: ignore[attr-defined]
 
 
 def collapse(exc: BaseException) -> BaseException:

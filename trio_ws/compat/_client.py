@@ -24,6 +24,7 @@ import trio
 from .. import InvalidHandshake
 from ._connection import WebSocketConnection
 from ._engine import (
+    TRANSPORT_ERRORS,
     encode_head,
     hidden_nursery,
     hs,
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 ExtraHeaders = list[tuple[bytes, bytes]]
-
-_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 @attrs.frozen
@@ -150,7 +149,7 @@ async def _handshake(
         response = hs.parse_response(reader.head)
         if response.status_code == 101:
             accepted = hs.validate_response(response, key=key, subprotocols=offered)
-    except (HandshakeError, InvalidHandshake, *_TRANSPORT_ERRORS) as exc:
+    except (HandshakeError, InvalidHandshake, *TRANSPORT_ERRORS) as exc:
         # trio-websocket's client keeps waiting for an answer: so do we.
         attempt.failure = exc
         await trio.sleep_forever()

@@ -12,6 +12,7 @@ import trio
 from .. import CloseReason as EngineCloseReason
 from .. import ConnectionClosed as EngineClosed
 from .. import LocalProtocolError, WebSocket
+from ._engine import leaves
 from ._types import CloseReason, ConnectionClosed, Endpoint
 
 __all__ = ["WebSocketConnection", "compat_reason", "endpoint_of", "is_cancellation"]
@@ -39,11 +40,7 @@ def endpoint_of(stream: trio.abc.Stream, *, local: bool) -> Endpoint | str:
 
 def is_cancellation(exc: BaseException) -> bool:
     """True for trio.Cancelled, or a group holding only Cancelled."""
-    if isinstance(exc, trio.Cancelled):
-        return True
-    # (Duck-typed: BaseExceptionGroup is a builtin from Python 3.11 on.)
-    inner = getattr(exc, "exceptions", None)
-    return isinstance(inner, tuple) and bool(inner) and all(map(is_cancellation, inner))
+    return all(isinstance(leaf, trio.Cancelled) for leaf in leaves(exc))
 
 
 class WebSocketConnection(trio.abc.AsyncResource):

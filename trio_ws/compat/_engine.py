@@ -23,7 +23,10 @@ touched here, so that a change inside the engine has one place to adapt:
   names, which trio-websocket spells slightly differently);
 - ``trio_ws.server._handshake.read_request`` (the server's first step),
   ``trio_ws._http_io.read_head`` (the one HTTP head reader) and
-  ``trio_ws._scopes.hidden_nursery`` (what leaves a nursery of ours).
+  ``trio_ws._scopes.hidden_nursery`` and ``leaves`` (what leaves a nursery
+  of ours; the exceptions inside a group);
+- ``trio_ws.connection._writer.TRANSPORT_ERRORS`` (what a dead or closed
+  transport raises).
 
 Besides, the compat layer relies on public behaviour: ``WebSocket.receive``,
 ``send``, ``ping``, ``pong``, ``aclose``, ``closed``, ``is_client``,
@@ -50,17 +53,20 @@ from .._core._http import encode_head
 from .._core._protocol import Role
 from .._http_io import read_head
 from .._options import DEFAULT_RECEIVE_SIZE
-from .._scopes import hidden_nursery
+from .._scopes import hidden_nursery, leaves
 from ..client._client import _read_body
 from ..connection._queue import EMPTY, MessageQueue
+from ..connection._writer import TRANSPORT_ERRORS
 from ..server._handshake import read_request
 from ._framewise import FramewiseStream
 
 __all__ = [
     "CLOSE_CODE_NAMES",
+    "TRANSPORT_ERRORS",
     "encode_head",
     "hidden_nursery",
     "hs",
+    "leaves",
     "read_head",
     "read_request",
     "make_options",

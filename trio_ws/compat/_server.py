@@ -23,7 +23,13 @@ import trio
 
 from .. import ConnectionOptions, InvalidHandshake
 from ._connection import WebSocketConnection, endpoint_of
-from ._engine import hs, make_options, read_request, start_connection
+from ._engine import (
+    TRANSPORT_ERRORS,
+    hs,
+    make_options,
+    read_request,
+    start_connection,
+)
 from ._headers import OWN_RESPONSE_HEADERS, as_bytes, as_text
 from ._types import (
     CONN_TIMEOUT,
@@ -44,7 +50,6 @@ __all__ = [
 
 Handler = Callable[["WebSocketRequest"], Awaitable[None]]
 
-_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 # Request headers trio-websocket leaves out of ``WebSocketRequest.headers``.
 _NOT_IN_REQUEST_HEADERS = frozenset(
@@ -213,7 +218,7 @@ class WebSocketRequest:
     async def _send(self, data: bytes) -> None:
         try:
             await self._stream.send_all(data)
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             await trio.aclose_forcefully(self._stream)
             raise ConnectionClosed(CloseReason(1006, None)) from exc
 
@@ -239,7 +244,7 @@ async def _read_request(
     except InvalidHandshake as exc:
         await _refuse(stream, exc)
         return None
-    except _TRANSPORT_ERRORS:
+    except TRANSPORT_ERRORS:
         return None
     return request, offer, leftover
 
@@ -250,7 +255,7 @@ async def _refuse(stream: trio.abc.Stream, exc: InvalidHandshake) -> None:
     version_headers = [h for h in exc.headers if h[0] == "Sec-WebSocket-Version"]
     status = 426 if version_headers else 400
     body = f"{status} {exc}\n".encode()
-    with contextlib.suppress(*_TRANSPORT_ERRORS):
+    with contextlib.suppress(*TRANSPORT_ERRORS):
         await stream.send_all(
             hs.build_http_response(status, tuple(version_headers), body)
         )

@@ -15,7 +15,7 @@ from .._core import _handshake as hs
 from .._core._hixie76 import is_hixie76_request
 from .._exceptions import ConnectionClosed, ConnectionTimeout, InvalidHandshake
 from .._options import ConnectionOptions, OptionsDict, seconds
-from .._scopes import collapse, reraise
+from .._scopes import collapse, is_group, leaves, reraise
 from ..connection._sweeper import Sweeper
 from ..connection._websocket import WebSocket
 from . import _handshake as handshake
@@ -308,16 +308,9 @@ async def _answer_of(
 
 
 def _only_connection_closed(exc: BaseException) -> bool:
-    """True for an exception group holding nothing but ConnectionClosed.
-
-    (Duck-typed on ``.exceptions``: the same on 3.10, with trio's
-    ``exceptiongroup`` backport, and on 3.11+.)
-    """
-    inner = getattr(exc, "exceptions", None)
-    if not isinstance(inner, tuple) or not inner:
-        return False
-    return all(
-        isinstance(e, ConnectionClosed) or _only_connection_closed(e) for e in inner
+    """True for an exception group holding nothing but ConnectionClosed."""
+    return is_group(exc) and all(
+        isinstance(leaf, ConnectionClosed) for leaf in leaves(exc)
     )
 
 
