@@ -20,11 +20,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import trio
 
-__all__ = ["collapse", "hidden_nursery", "is_group", "leaves", "reraise"]
+__all__ = [
+    "body_error_wins",
+    "collapse",
+    "hidden_nursery",
+    "is_group",
+    "leaves",
+    "reraise",
+]
 
 logger = logging.getLogger("trio_ws")
 
@@ -98,5 +106,30 @@ async def hidden_nursery() -> AsyncIterator[trio.Nursery]:
             for leaf in leaves(group):
                 if not isinstance(leaf, trio.Cancelled):
                     logger.error("a trio_ws helper task failed", exc_info=leaf)
+    if error is not None:
+        reraise(error)
+
+
+@asynccontextmanager
+async def body_error_wins(
+    manager: AbstractAsyncContextManager[Any],
+) -> AsyncIterator[None]:
+    """``async with manager``, letting the body's exception out unchanged.
+
+    For context managers of other libraries that run a task group (coredis's
+    client): what the body raises would otherwise leave wrapped in their
+    exception group. Anything else the manager raises leaves as it is.
+    """
+    error: BaseException | None = None
+    try:
+        async with manager:
+            try:
+                yield
+            except BaseException as exc:
+                error = exc
+                raise
+    except BaseException as exc:
+        if error is None or error is exc or error not in leaves(exc):
+            raise
     if error is not None:
         reraise(error)

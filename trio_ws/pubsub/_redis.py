@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._scopes import hidden_nursery, leaves, reraise
+from .._scopes import body_error_wins, hidden_nursery, leaves
 from ._local import DEFAULT_SUBSCRIBER_QUEUE_SIZE, LocalPubSub, Message, Subscription
 
 if TYPE_CHECKING:
@@ -295,32 +295,10 @@ async def open_redis_pubsub(
         url, connect_timeout=PUBLISH_TIMEOUT, stream_timeout=None
     )
     hub = RedisPubSub(client, queue_size)
-    async with _entered(client), hidden_nursery() as nursery:
+    async with body_error_wins(client), hidden_nursery() as nursery:
         try:
             await nursery.start(hub._listen)
             yield hub
         finally:
             hub._local.close()
             hub._broker = None
-
-
-@asynccontextmanager
-async def _entered(client: coredis.Redis[bytes]) -> AsyncIterator[None]:
-    """``async with client``, letting the body's exception out unchanged.
-
-    (The client runs a task group: what the body raises would otherwise
-    leave wrapped in an exception group.)
-    """
-    error: BaseException | None = None
-    try:
-        async with client:
-            try:
-                yield
-            except BaseException as exc:
-                error = exc
-                raise
-    except BaseException as exc:
-        if error is None or error is exc or error not in leaves(exc):
-            raise
-    if error is not None:
-        reraise(error)

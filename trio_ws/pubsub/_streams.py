@@ -34,12 +34,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import trio
 
-from .._scopes import hidden_nursery
+from .._scopes import body_error_wins, hidden_nursery
 from ._local import Message
 from ._redis import (
     PUBLISH_TIMEOUT,
     BrokerUnavailable,
-    _entered,
     decode,
     encode,
     next_delay,
@@ -255,5 +254,5 @@ async def open_redis_streams(
         stream_timeout=None,
         retry_policy=coredis.retry.NoRetryPolicy(),
     )
-    async with _entered(client), _entered(reader):
+    async with body_error_wins(client), body_error_wins(reader):
         yield RedisStreams(client, reader, maxlen)
