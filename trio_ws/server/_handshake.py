@@ -5,14 +5,14 @@
 ``WebSocketRequest.accept()``/``reject()`` use them):
 
 1. :func:`read_request`: read the head, parse it, note both endpoints;
-2. the application's ``process_request`` hook (``_server.answer_of``);
+2. the application's ``process_request`` hook (``_server._answer_of``);
 3. :func:`refusal`: what a request that is not a WebSocket upgrade gets
    (426), decided without I/O; a draft-76 upgrade goes to _hixie76.py, or
    gets 400 when draft-76 is off (:func:`draft76_off`);
 4. :func:`negotiate`: validate the upgrade, choose the subprotocol and the
    permessage-deflate parameters;
 5. :func:`accept`: send the 101 and build the (not yet started) WebSocket;
-   or :func:`answer` with plain HTTP.
+   or answer with plain HTTP (:func:`error_response` for a refused one).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from ._hixie76 import DRAFT76_DISABLED
 __all__ = [
     "Negotiated",
     "accept",
-    "answer",
     "draft76_off",
     "negotiate",
     "read_request",
@@ -146,8 +145,3 @@ def error_response(error: InvalidHandshake) -> bytes:
     """The HTTP answer to a refused handshake (its status, headers, reason)."""
     body = f"{error.status_code} {error}\n".encode()
     return hs.build_http_response(error.status_code, error.headers, body)
-
-
-async def answer(stream: trio.abc.Stream, response: bytes) -> None:
-    """Send a plain HTTP answer (the caller closes the stream)."""
-    await stream.send_all(response)

@@ -338,7 +338,7 @@ async def _server_handshake(
         if response is None:
             response = handshake.refusal(request)
         if response is not None:
-            await handshake.answer(stream, response)
+            await stream.send_all(response)
             return None
         if is_hixie76_request(request):
             if not draft76:
@@ -348,7 +348,7 @@ async def _server_handshake(
             )
         negotiated = handshake.negotiate(request, subprotocols, options)
     except InvalidHandshake as exc:
-        await handshake.answer(stream, handshake.error_response(exc))
+        await stream.send_all(handshake.error_response(exc))
         return None
     return await handshake.accept(stream, request, leftover, negotiated, options)
 
