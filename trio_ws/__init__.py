@@ -46,6 +46,7 @@ from .connection._websocket import Endpoint, WebSocket
 from .connection._writer import WriteTimeout
 from .pubsub._local import LocalPubSub, PubSub, Subscription
 from .server._listeners import ReusePortUnavailable, open_reuse_port_listeners
+from .server._metrics import ServerStatistics
 from .server._server import (
     Response,
     WebSocketServer,
@@ -77,6 +78,7 @@ __all__ = [
     "ReusePortUnavailable",
     "Request",
     "Response",
+    "ServerStatistics",
     "Subscription",
     "WebSocket",
     "WebSocketError",

@@ -31,9 +31,19 @@ class Ending:
             (``abort``): errors of reads and writes cut short by that are
             consequences, not causes.
         stream_closed: the transport has been closed.
+        closed_first: our close frame started the closing handshake (we did
+            not answer the peer's): for the server's metrics, who closed.
     """
 
-    __slots__ = ("_protocol", "_stream", "aborting", "cause", "reason", "stream_closed")
+    __slots__ = (
+        "_protocol",
+        "_stream",
+        "aborting",
+        "cause",
+        "closed_first",
+        "reason",
+        "stream_closed",
+    )
 
     def __init__(self, stream: trio.abc.Stream, protocol: ProtocolLike) -> None:
         self._stream = stream
@@ -42,6 +52,7 @@ class Ending:
         self.reason: CloseReason | None = None
         self.aborting = False
         self.stream_closed = False
+        self.closed_first = False
 
     @property
     def released(self) -> bool:

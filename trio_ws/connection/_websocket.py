@@ -310,6 +310,7 @@ class WebSocket(trio.abc.AsyncResource):
         sending = protocol.state is State.OPEN
         if sending:
             protocol.send_close(code, reason)  # validates code and reason
+            self._ending.closed_first = True
             reader.discard_all()
         elif reader.state is Reading.DONE:
             return  # the close frames crossed already (a server's usual end)
@@ -363,6 +364,7 @@ class WebSocket(trio.abc.AsyncResource):
             try:
                 if self._protocol.state is State.OPEN:
                     self._protocol.send_close(code, reason)
+                    ending.closed_first = True
                     with trio.move_on_after(seconds(flush_timeout)):
                         await self._writer.flush()
             except TRANSPORT_ERRORS:

@@ -103,9 +103,10 @@ async def answer_busy(
     stream: trio.abc.Stream,
     ssl_context: ssl.SSLContext | None,
     options: ConnectionOptions,
-) -> None:
+) -> bool:
     """Read the request, answer 503 with Retry-After, close (bounded by
-    BUSY_ANSWER_TIMEOUT; never raises for transport errors)."""
+    BUSY_ANSWER_TIMEOUT; never raises for transport errors). Returns whether
+    the 503 was written."""
     response = hs.build_http_response(
         503, (("Retry-After", str(BUSY_RETRY_AFTER)),), _BUSY_BODY
     )
@@ -118,7 +119,9 @@ async def answer_busy(
             with contextlib.suppress(InvalidHandshake):
                 await read_head(stream, options.receive_size)
             await stream.send_all(response)
+            return True
     except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client left: nothing to answer
     finally:
         await trio.aclose_forcefully(stream)
+    return False

@@ -22,6 +22,7 @@ from . import _handshake as handshake
 from ._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
 from ._hixie76 import hixie76_handshake
 from ._listeners import open_reuse_port_listeners
+from ._metrics import ServerMetrics, ServerStatistics
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -109,6 +110,13 @@ class WebSocketServer:
         self._stopped = trio.Event()
         # Keepalive and reader hand-over for every connection (_sweeper.py).
         self._sweeper = Sweeper()
+        # The server-wide counters behind statistics() (_metrics.py).
+        self._metrics = ServerMetrics()
+        # A hook that wants to know its server (trio_ws.prometheus's
+        # endpoint, for one) is told here, before any request arrives.
+        bind_server = getattr(process_request, "bind_server", None)
+        if bind_server is not None:
+            bind_server(self)
 
     @property
     def port(self) -> int:
@@ -133,6 +141,14 @@ class WebSocketServer:
     def max_connections(self) -> int | None:
         """The limit on :attr:`active_connections` (None: no limit)."""
         return self._admission.limit
+
+    def statistics(self) -> ServerStatistics:
+        """A snapshot of the server-wide counters and gauges (see the record).
+
+        Costs a few attribute reads per open connection: the message and
+        byte totals add the open connections' counts to those that ended.
+        """
+        return self._metrics.snapshot(self._connections, self._admission.active)
 
     async def run(
         self,
@@ -198,6 +214,7 @@ class WebSocketServer:
                 # burst are counted before any of their tasks runs.
                 admitted = self._admission.admit()
                 if admitted is None:  # over the limit, and too many answers
+                    self._metrics.handshake_ended(None, 0.0)
                     await trio.aclose_forcefully(stream)
                     continue
                 nursery = self._handler_nursery or self._nursery
@@ -214,7 +231,8 @@ class WebSocketServer:
             if admitted:
                 await self._serve_connection_inner(stream)
             else:
-                await answer_busy(stream, self._ssl_context, self.options)
+                answered = await answer_busy(stream, self._ssl_context, self.options)
+                self._metrics.handshake_ended(503 if answered else None, 0.0)
         finally:
             self._admission.release(admitted)
             self._tasks -= 1
@@ -224,11 +242,17 @@ class WebSocketServer:
     async def _serve_connection_inner(self, stream: trio.abc.Stream) -> None:
         options = self.options
         ws: WebSocket | None = None
+        outcome: WebSocket | int | None = None
+        started = trio.current_time()
         try:
-            with trio.move_on_after(seconds(options.open_timeout)):
-                ws = await self._handshake(stream)
-            if ws is None:
+            try:
+                with trio.move_on_after(seconds(options.open_timeout)):
+                    outcome = await self._handshake(stream)
+            finally:
+                self._metrics.handshake_ended(outcome, trio.current_time() - started)
+            if not isinstance(outcome, WebSocket):
                 return
+            ws = outcome
             self._connections.add(ws)
             # The reader runs beside this task in the server's nursery (no
             # nursery per connection: memory per idle connection counts); the
@@ -242,17 +266,22 @@ class WebSocketServer:
             logger.debug("connection lost during the handshake: %r", exc)
         finally:
             if ws is not None:
-                self._connections.discard(ws)
-                if not ws._released:
-                    # Cancelled (the server's scope) before the handler's
-                    # aclose: still say goodbye with 1001, without waiting for
-                    # the peer's answer.
-                    await ws._force_close(
-                        1001,
-                        "server shutdown",
-                        None,
-                        flush_timeout=FORCED_CLOSE_FLUSH_TIMEOUT,
-                    )
+                try:
+                    if not ws._released:
+                        # Cancelled (the server's scope) before the handler's
+                        # aclose: still say goodbye with 1001, without waiting
+                        # for the peer's answer.
+                        await ws._force_close(
+                            1001,
+                            "server shutdown",
+                            None,
+                            flush_timeout=FORCED_CLOSE_FLUSH_TIMEOUT,
+                        )
+                finally:
+                    # Together: a snapshot counts the connection once, among
+                    # the open ones or in the totals, never neither.
+                    self._connections.discard(ws)
+                    self._metrics.connection_ended(ws)
             if ws is None or not ws._released:
                 await trio.aclose_forcefully(stream)
 
@@ -274,8 +303,9 @@ class WebSocketServer:
             code, reason = 1011, "internal error"
         await ws.aclose(code, reason)
 
-    async def _handshake(self, stream: trio.abc.Stream) -> WebSocket | None:
-        """TLS, then read and answer the HTTP request. None if not upgraded."""
+    async def _handshake(self, stream: trio.abc.Stream) -> WebSocket | int | None:
+        """TLS, then read and answer the HTTP request: the WebSocket, or the
+        HTTP status answered instead, or None (no answer)."""
         if self._ssl_context is not None:
             stream = trio.SSLStream(stream, self._ssl_context, server_side=True)
             await stream.do_handshake()
@@ -290,8 +320,9 @@ class WebSocketServer:
 
 async def _answer_of(
     process_request: ProcessRequest, request: hs.Request
-) -> bytes | None:
-    """Run the hook: the response to send, or None to go on with the upgrade.
+) -> tuple[int, bytes] | None:
+    """Run the hook: the status and response to send, or None to go on with
+    the upgrade.
 
     A hook that raises (or returns a response that cannot be sent) is a bug
     in the application: it is logged and that request alone gets a 500,
@@ -301,10 +332,10 @@ async def _answer_of(
         result = process_request(request)
         if inspect.isawaitable(result):
             result = await result
-        return None if result is None else result.to_bytes()
+        return None if result is None else (result.status_code, result.to_bytes())
     except Exception:
         logger.exception("process_request raised; answering 500")
-        return hs.build_http_response(500, (), _INTERNAL_ERROR_BODY)
+        return 500, hs.build_http_response(500, (), _INTERNAL_ERROR_BODY)
 
 
 def _only_connection_closed(exc: BaseException) -> bool:
@@ -321,25 +352,27 @@ async def _server_handshake(
     process_request: ProcessRequest | None,
     options: ConnectionOptions,
     draft76: bool = False,
-) -> WebSocket | None:
+) -> WebSocket | int | None:
     """Read the HTTP request on ``stream`` and answer it (steps in _handshake.py).
 
-    Returns the (not yet started) WebSocket after a 101, or None when the
-    request was answered with plain HTTP (process_request, 426, 4xx...).
+    Returns the (not yet started) WebSocket after a 101, the HTTP status
+    when the request was answered with plain HTTP instead (process_request,
+    426, 4xx...), or None when the client left before sending a request.
     """
     try:
         received = await handshake.read_request(stream, options.receive_size)
         if received is None:
             return None  # the client left before sending a request
         request, leftover = received
-        response = None
+        answer = None
         if process_request is not None:
-            response = await _answer_of(process_request, request)
-        if response is None:
-            response = handshake.refusal(request)
-        if response is not None:
-            await stream.send_all(response)
-            return None
+            answer = await _answer_of(process_request, request)
+        if answer is None:
+            refusal = handshake.refusal(request)
+            answer = None if refusal is None else (426, refusal)
+        if answer is not None:
+            await stream.send_all(answer[1])
+            return answer[0]
         if is_hixie76_request(request):
             if not draft76:
                 raise handshake.draft76_off()
@@ -349,7 +382,7 @@ async def _server_handshake(
         negotiated = handshake.negotiate(request, subprotocols, options)
     except InvalidHandshake as exc:
         await stream.send_all(handshake.error_response(exc))
-        return None
+        return exc.status_code
     return await handshake.accept(stream, request, leftover, negotiated, options)
 
 
@@ -383,7 +416,7 @@ async def wrap_server_stream(
         )
     if scope.cancelled_caught:
         raise ConnectionTimeout(f"no complete WebSocket upgrade within {timeout} s")
-    if ws is None:
+    if not isinstance(ws, WebSocket):
         raise InvalidHandshake("the client did not send a valid WebSocket upgrade")
     ws._start(nursery)
     return ws
