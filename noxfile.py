@@ -41,7 +41,8 @@ def tests(session: nox.Session) -> None:
     """
     # With the speedups extra (NumPy): tests/core/test_mask.py checks both
     # masking paths, NumPy's and the pure-Python one it falls back to.
-    session.install("-e", ".[test,speedups]")
+    # With the prometheus extra: tests/test_prometheus.py scrapes /metrics.
+    session.install("-e", ".[test,speedups,prometheus]")
     session.run(
         "pytest",
         "-m",
@@ -110,8 +111,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package (with coredis, for the Redis adapter)."""
-    session.install("mypy>=1.10", "-e", ".[redis]")
+    """mypy --strict over the package (with coredis, for the Redis adapter,
+    and prometheus_client, for trio_ws.prometheus)."""
+    session.install("mypy>=1.10", "-e", ".[redis,prometheus]")
     session.run("mypy", "--strict", "trio_ws")
 
 

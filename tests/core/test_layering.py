@@ -49,7 +49,7 @@ LAYERS = [
     {"_exceptions", "_options", "_scopes", "_http_io"},
     {"connection"},
     {"server", "client", "pubsub"},
-    {"__init__", "__main__", "_cli", "compat"},
+    {"__init__", "__main__", "_cli", "compat", "prometheus"},
 ]
 
 

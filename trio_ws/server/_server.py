@@ -148,7 +148,9 @@ class WebSocketServer:
         Costs a few attribute reads per open connection: the message and
         byte totals add the open connections' counts to those that ended.
         """
-        return self._metrics.snapshot(self._connections, self._admission.active)
+        # (A tuple first: copied at once, so a collector running in another
+        # thread, e.g. prometheus_client's HTTP server, sees a consistent set.)
+        return self._metrics.snapshot(tuple(self._connections), self._admission.active)
 
     async def run(
         self,
