@@ -19,10 +19,16 @@ import trio
 import trustme
 
 import trio_ws
-from trio_ws import CloseReason, WebSocket, WebSocketServer, serve_websocket
-from trio_ws._cli import LineReader, describe
+from trio_ws import (
+    CloseReason,
+    WebSocket,
+    WebSocketServer,
+    open_websocket_url,
+    serve_websocket,
+)
+from trio_ws._cli import LineReader, describe, main
 
-from .conftest import TEST_TIMEOUT
+from .conftest import TEST_TIMEOUT, http_exchange
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -375,3 +381,42 @@ async def test_serve_with_tls(
         assert "certificate verify failed" in client.stderr.decode()
         server.process.send_signal(signal.SIGINT)
         assert await server.wait() == 0
+
+
+async def test_serve_metrics(nursery: trio.Nursery) -> None:
+    """``serve --metrics``: Prometheus metrics at /metrics on the same port."""
+    parser = pytest.importorskip("prometheus_client.parser")
+    with trio.fail_after(TEST_TIMEOUT):
+        server = await spawn(nursery, "serve", "--port", "0", "--metrics")
+        banner = await server.line()
+        metrics_url = await server.line()
+        port = int(banner.split(":")[-1].strip("/"))
+        assert metrics_url == f"metrics at http://127.0.0.1:{port}/metrics"
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/") as ws:
+            await ws.send("hello")
+            assert await ws.receive() == "hello"
+            status, _, body = await http_exchange(
+                port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+        assert status == 200
+        found = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in parser.text_string_to_metric_families(body.decode())
+            for sample in family.samples
+        }
+        assert found["trio_ws_connections_open", ()] == 1
+        assert found["trio_ws_handshakes_total", (("status", "101"),)] == 1
+        assert found["trio_ws_messages_total", (("direction", "received"),)] == 1
+        assert found["trio_ws_messages_total", (("direction", "sent"),)] == 1
+        server.process.send_signal(signal.SIGINT)
+        assert await server.wait() == 0
+
+
+def test_serve_metrics_without_prometheus_client_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--metrics"])
+    assert exited.value.code == 2
+    assert "pip install 'trio-ws[prometheus]'" in capsys.readouterr().err

@@ -29,6 +29,7 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -38,6 +39,9 @@ from ._exceptions import ConnectionClosed, ConnectionRejected, WebSocketError
 from .client._client import open_websocket_url
 from .connection._websocket import WebSocket
 from .server._server import serve_websocket
+
+if TYPE_CHECKING:
+    from .prometheus import MetricsEndpoint
 
 __all__ = ["main"]
 
@@ -98,6 +102,7 @@ examples:
   trio-ws serve --port 8000
   trio-ws serve --port 0                      # any free port (printed)
   trio-ws serve --host 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem
+  trio-ws serve --metrics                     # also Prometheus metrics at /metrics
 """
 
 PROGRAM_EPILOG = """\
@@ -317,11 +322,15 @@ async def run_serve(args: argparse.Namespace) -> int:
                     None,
                     listeners=listeners,
                     ssl_context=ssl_context,
+                    process_request=metrics_hook(args),
                 )
             )
             scheme = "wss" if ssl_context else "ws"
             host = f"[{args.host}]" if ":" in args.host else args.host
             print(f"serving on {scheme}://{host}:{server.port}/", flush=True)
+            if args.metrics:
+                web = "https" if ssl_context else "http"
+                print(f"metrics at {web}://{host}:{server.port}/metrics", flush=True)
             note("echo server: Ctrl-C to stop")
 
             async def close_then_stop() -> None:
@@ -334,6 +343,15 @@ async def run_serve(args: argparse.Namespace) -> int:
             await signals.__anext__()
             nursery.cancel_scope.cancel()
     return EXIT_OK
+
+
+def metrics_hook(args: argparse.Namespace) -> MetricsEndpoint | None:
+    """``--metrics``: the process_request hook answering GET /metrics."""
+    if not args.metrics:
+        return None
+    from .prometheus import metrics_endpoint  # (checked in main())
+
+    return metrics_endpoint()
 
 
 def server_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -428,6 +446,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     serve.add_argument(
         "--tls-key", type=existing_file, metavar="FILE", help="PEM private key"
     )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also answer GET /metrics with the server's Prometheus metrics "
+        "(needs the prometheus extra: pip install 'trio-ws[prometheus]')",
+    )
     return parser
 
 
@@ -493,4 +517,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "trio-ws") -> int:
         return trio.run(run_connect, args)
     if bool(args.tls_cert) != bool(args.tls_key):
         args.command_parser.error("--tls-cert and --tls-key go together")
+    if args.metrics:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            args.command_parser.error(
+                "--metrics needs prometheus_client: pip install 'trio-ws[prometheus]'"
+            )
     return trio.run(run_serve, args)
