@@ -13,12 +13,14 @@ import selectors
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from .conftest import TEST_TIMEOUT
 
@@ -254,3 +256,142 @@ def test_chat_pages_on_two_processes_talk_through_redis(
             "guest1: and back", timeout=BROWSER_TIMEOUT_MS
         )
     assert log_of(bob)[-2:] == log_of(alice)[-2:]
+
+
+# ------------------------------------------------------------- the dashboard
+
+
+class DashboardThread:
+    """examples/dashboard.py served by a Trio loop in a thread of this
+    process, so that the test can take ``server.statistics()`` itself."""
+
+    def __init__(self) -> None:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "dashboard", EXAMPLES / "dashboard.py"
+        )
+        assert spec is not None and spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=trio.run, args=(self._main,))
+        self._load_scope = trio.CancelScope()
+
+    async def _main(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.token = trio.lowlevel.current_trio_token()
+            self.server = await nursery.start(
+                self.module.serve_dashboard, "127.0.0.1", 0
+            )
+            self.url = f"http://127.0.0.1:{self.server.port}/"
+            self._ready.set()
+
+    def __enter__(self) -> DashboardThread:
+        self._thread.start()
+        assert self._ready.wait(TEST_TIMEOUT), "the dashboard did not start"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        trio.from_thread.run_sync(
+            self._nursery.cancel_scope.cancel, trio_token=self.token
+        )
+        self._thread.join(TEST_TIMEOUT)
+
+    def call(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` run in the server's Trio loop."""
+        return trio.from_thread.run_sync(function, *args, trio_token=self.token)
+
+    def start_load(self, connections: int, rate: float) -> None:
+        url = self.url.replace("http://", "ws://") + "echo"
+
+        async def load() -> None:
+            with self._load_scope:
+                await self.module.generate_load(url, connections, rate)
+
+        self.call(self._nursery.start_soon, load)
+
+    def stop_load(self) -> None:
+        self.call(self._load_scope.cancel)
+
+    def statistics(self) -> Any:
+        return self.call(self.server.statistics)
+
+
+# Pixels of each series' line colour on the dashboard's canvas, and the
+# number of distinct rows they cover (a flat line covers one or two).
+COUNT_LINE_PIXELS = """() => {
+  const canvas = document.getElementById("chart");
+  const data = canvas.getContext("2d").getImageData(
+      0, 0, canvas.width, canvas.height).data;
+  const colours = {connections: [0x1f, 0x5f, 0xd0], messages: [0xd0, 0x20, 0x20],
+                   bytes: [0x20, 0xa0, 0x40]};
+  const result = {};
+  for (const [name, [r, g, b]] of Object.entries(colours)) {
+    let pixels = 0;
+    const rows = new Set();
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && Math.abs(data[i] - r) < 40
+          && Math.abs(data[i + 1] - g) < 40 && Math.abs(data[i + 2] - b) < 40) {
+        pixels += 1;
+        rows.add(Math.floor(i / 4 / canvas.width));
+      }
+    }
+    result[name] = {pixels: pixels, rows: rows.size};
+  }
+  result.snapshots = snapshots.length;
+  return result;
+}"""
+
+
+def shown(page: Any, element: str) -> int:
+    return int(page.locator(f"#{element}").inner_text())
+
+
+def test_dashboard_draws_the_servers_metrics(browser: Any) -> None:
+    """The page connects; under load its canvas fills with the three
+    series; once the load stops, the numbers it shows are the server's."""
+    from playwright.sync_api import expect
+
+    load_connections = 5
+    with DashboardThread() as dashboard:
+        page = browser.new_context().new_page()
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
+        page.goto(dashboard.url)
+        expect(page.locator("#status")).to_have_text("connected")
+        blank = page.evaluate(COUNT_LINE_PIXELS)
+        if blank.pop("snapshots") < 2:  # (no line yet: nothing drawn)
+            assert all(series["pixels"] == 0 for series in blank.values()), blank
+
+        dashboard.start_load(load_connections, 50.0)
+        # Snapshots taken under load: every load client shows as connected.
+        expect(page.locator("#open")).to_have_text(str(load_connections + 1))
+        first_loaded = shown(page, "seq")
+        page.wait_for_function(
+            f"Number(document.getElementById('seq').textContent) >= {first_loaded + 2}"
+        )
+        dashboard.stop_load()
+        expect(page.locator("#open")).to_have_text("1")
+
+        # The snapshot on the page was taken after the load ended: what it
+        # shows cannot change any more, except what the feed itself sends.
+        stats = dashboard.statistics()
+        assert stats.open_connections == shown(page, "open") == 1
+        assert stats.handshakes_accepted == shown(page, "accepted")
+        assert stats.handshakes_accepted == load_connections + 1
+        assert stats.messages_received == shown(page, "messages-received") > 0
+        assert stats.bytes_received == shown(page, "bytes-received")
+        # Sent: the echoes (one per message received, but for those whose
+        # client left first: at most one per load client) plus the
+        # snapshots pushed before the one shown.
+        echoes = shown(page, "messages-sent") - (shown(page, "seq") - 1)
+        received = stats.messages_received
+        assert received - load_connections <= echoes <= received
+        assert shown(page, "messages-sent") <= stats.messages_sent
+
+        drawn = page.evaluate(COUNT_LINE_PIXELS)
+        for name in ("connections", "messages", "bytes"):
+            # A line that rose with the load and fell after it: many rows.
+            assert drawn[name]["pixels"] > 50, drawn
+            assert drawn[name]["rows"] > 20, drawn

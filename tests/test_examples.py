@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import trio
@@ -120,3 +122,59 @@ def test_stream_file_example_sends_more_than_max_message_size(tmp_path: Path) ->
     assert hashlib.sha256(data).hexdigest() in result.stdout
     assert "max_message_size 1048576" in result.stdout
     assert "checksums match" in result.stdout
+
+
+async def test_dashboard_page_feed_and_load(nursery: trio.Nursery) -> None:
+    """examples/dashboard.py: the page, a snapshot a second that matches
+    server.statistics(), and its load generator on /echo."""
+    dashboard = load("dashboard")
+    server = await nursery.start(
+        functools.partial(dashboard.serve_dashboard, "127.0.0.1", 0)
+    )
+    base = f"127.0.0.1:{server.port}"
+    with trio.fail_after(TEST_TIMEOUT):
+        status, headers, body = await http_exchange(
+            server.port, f"GET / HTTP/1.1\r\nHost: {base}\r\n\r\n".encode()
+        )
+        assert status == 200 and headers["content-type"].startswith("text/html")
+        assert b"<canvas" in body and b"new WebSocket(" in body
+        status, _, _ = await http_exchange(
+            server.port, f"GET /nope HTTP/1.1\r\nHost: {base}\r\n\r\n".encode()
+        )
+        assert status == 404
+        async with open_websocket_url(f"ws://{base}/ws") as feed:
+            first = json.loads(await feed.receive())
+            assert first["seq"] == 1 and first["open_connections"] == 1
+            assert first["messages_received"] == 0
+
+            load_scope = trio.CancelScope()
+            nursery.start_soon(
+                _cancellable, load_scope, dashboard.generate_load,
+                f"ws://{base}/echo", 3, 50.0,
+            )  # fmt: skip
+            while server.statistics().messages_received < 30:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            load_scope.cancel()
+            while server.statistics().open_connections > 1:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            # The load has stopped: the first snapshot that shows it so
+            # matches the server's numbers (the feed itself receives nothing).
+            while (snapshot := json.loads(await feed.receive()))[
+                "open_connections"
+            ] != 1:
+                pass
+            stats = server.statistics()
+            assert snapshot["messages_received"] == stats.messages_received >= 30
+            assert snapshot["bytes_received"] == stats.bytes_received
+            assert snapshot["handshakes_accepted"] == stats.handshakes_accepted == 4
+            # Sent: the echoes (one per message received, but for those
+            # whose client left first: at most one per load client) and the
+            # snapshots pushed before this one.
+            echoes = snapshot["messages_sent"] - (snapshot["seq"] - 1)
+            assert stats.messages_received - 3 <= echoes <= stats.messages_received
+    await server.aclose()
+
+
+async def _cancellable(scope: trio.CancelScope, function: Any, *args: Any) -> None:
+    with scope:
+        await function(*args)

@@ -13,23 +13,31 @@ from trio_ws._core import _handshake as hs
 
 from .conftest import TEST_TIMEOUT, http_exchange, start_server
 
-prometheus_client = pytest.importorskip(
-    "prometheus_client",
+try:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as parse_openmetrics,
+    )
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from trio_ws.prometheus import ServerCollector, metrics_endpoint
+except ImportError:  # (skipped when selected; no "skipped" line otherwise)
+    HAVE_PROMETHEUS = False
+else:
+    HAVE_PROMETHEUS = True
+
+pytestmark = pytest.mark.skipif(
+    not HAVE_PROMETHEUS,
     reason="the prometheus extra is not installed: pip install -e '.[prometheus]' "
     "(nox -s tests installs it)",
 )
-from prometheus_client.openmetrics.parser import (  # noqa: E402
-    text_string_to_metric_families as parse_openmetrics,
-)
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
-from trio_ws.prometheus import ServerCollector, metrics_endpoint  # noqa: E402
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
-def samples(text: str, parse: Any = text_string_to_metric_families) -> dict[Any, float]:
+def samples(text: str, parse: Any = None) -> dict[Any, float]:
     """``{(sample name, frozenset of labels): value}`` of a scrape."""
+    parse = parse or text_string_to_metric_families
     found: dict[Any, float] = {}
     for family in parse(text):
         for sample in family.samples:
@@ -182,8 +190,6 @@ class FakeServer:
 
 
 async def test_collector_in_a_registry_of_ones_own(nursery: trio.Nursery) -> None:
-    from prometheus_client import CollectorRegistry, generate_latest
-
     server = await start_server(nursery)
     registry = CollectorRegistry()
     collector = ServerCollector(server)
