@@ -80,6 +80,15 @@ async def test_statistics(capsys: pytest.CaptureFixture[str]) -> None:
     assert "closed: 1000 (NORMAL_CLOSURE)" in out
 
 
+async def test_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    out = await run("metrics", capsys)
+    assert "open=1 messages in/out=3/3" in out
+    assert "open=0 bytes in=11" in out
+    assert "handshakes: accepted=1 rejected={426: 1}" in out
+    assert "closes: {(1000, 'remote'): 1}" in out
+    assert "handshake latency: 1 observed" in out
+
+
 async def test_tls(capsys: pytest.CaptureFixture[str]) -> None:
     out = await run("tls", capsys)
     assert re.search(r"hello over wss://127\.0\.0\.1:\d+", out)

@@ -46,7 +46,7 @@ from .connection._websocket import Endpoint, WebSocket
 from .connection._writer import WriteTimeout
 from .pubsub._local import LocalPubSub, PubSub, Subscription
 from .server._listeners import ReusePortUnavailable, open_reuse_port_listeners
-from .server._metrics import ServerStatistics
+from .server._metrics import LatencyHistogram, ServerStatistics
 from .server._server import (
     Response,
     WebSocketServer,
@@ -69,6 +69,7 @@ __all__ = [
     "InvalidHandshake",
     "InvalidURL",
     "KeepaliveTimeout",
+    "LatencyHistogram",
     "LocalProtocolError",
     "LocalPubSub",
     "MessageStream",

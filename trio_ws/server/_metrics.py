@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HANDSHAKE_LATENCY_BUCKETS",
-    "Histogram",
+    "LatencyHistogram",
     "Initiator",
     "ServerMetrics",
     "ServerStatistics",
@@ -68,7 +68,7 @@ Initiator = Literal["local", "remote", "none"]
 
 
 @attrs.frozen(kw_only=True)
-class Histogram:
+class LatencyHistogram:
     """A snapshot of a histogram with fixed buckets (Prometheus' shape).
 
     Attributes:
@@ -165,7 +165,7 @@ class ServerStatistics:
     deflate_bytes_sent: int
     deflate_wire_bytes_received: int
     deflate_wire_bytes_sent: int
-    handshake_latency: Histogram
+    handshake_latency: LatencyHistogram
 
     @property
     def closes_by_code(self) -> dict[int, int]:
@@ -336,7 +336,7 @@ class ServerMetrics:
             deflate_bytes_sent=deflated[3],
             deflate_wire_bytes_received=deflated[4],
             deflate_wire_bytes_sent=deflated[5],
-            handshake_latency=Histogram(
+            handshake_latency=LatencyHistogram(
                 bounds=HANDSHAKE_LATENCY_BUCKETS,
                 counts=tuple(self._latency_counts),
                 sum=self._latency_sum,

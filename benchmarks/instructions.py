@@ -1,0 +1,183 @@
+"""Instructions the trio_ws echo server executes per message and per
+connection, counted by callgrind (repeatable, unlike wall-clock time).
+
+    python benchmarks/instructions.py [--messages 1000] [--connections 100]
+    PYTHONPATH=/path/to/other/checkout python benchmarks/instructions.py
+
+Runs the server (this file's ``serve``: trio_ws's echo, keepalive and
+compression off, as in benchmarks/servers/echo_trio_ws.py) under
+``valgrind --tool=callgrind`` four times, driven by a blocking client in
+this process:
+
+- one connection with 100 round trips of a 32-byte text message, and one
+  with 100 + ``--messages``: the difference divided by ``--messages`` is
+  the cost of one echoed message;
+- 1 and 1 + ``--connections`` connections doing connect, upgrade and
+  close, with no message: the difference divided by ``--connections`` is
+  the cost of one connection (handshake, close, the server's bookkeeping).
+
+Startup and import costs cancel out in the differences. Prints the
+numbers and which trio_ws it measured (PYTHONPATH picks another checkout).
+Needs valgrind. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HOST = "127.0.0.1"
+BASE_MESSAGES = 100
+# A masked 32-byte text frame (zero mask: the payload is sent as it is).
+MESSAGE = b"m" * 32
+FRAME = bytes([0x81, 0x80 | len(MESSAGE)]) + b"\0\0\0\0" + MESSAGE
+CLOSE = bytes([0x88, 0x82]) + b"\0\0\0\0" + (1000).to_bytes(2, "big")
+REQUEST = (
+    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: {key}\r\n\r\n"
+)
+
+
+def serve(port_file: str) -> None:
+    """The measured server: echo; a connection to /quit stops it cleanly
+    (so callgrind writes its counts)."""
+    import trio
+
+    import trio_ws
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def echo(ws: trio_ws.WebSocket) -> None:
+                if ws.request is not None and ws.request.path == "/quit":
+                    nursery.cancel_scope.cancel()
+                    return
+                async for message in ws:
+                    await ws.send(message)
+
+            server = await nursery.start(
+                lambda task_status: trio_ws.serve_websocket(
+                    echo,
+                    0,
+                    host=HOST,
+                    ping_interval=None,
+                    compression=None,
+                    task_status=task_status,
+                )
+            )
+            await trio.Path(port_file).write_text(str(server.port))
+
+    trio.run(main)
+
+
+def receive_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return data
+
+
+def connection(port: int, messages: int) -> None:
+    """Upgrade, ``messages`` round trips, close handshake, wait for FIN."""
+    with socket.create_connection((HOST, port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(REQUEST.format(path="/", key=key).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += receive_exactly(sock, 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        for _ in range(messages):
+            sock.sendall(FRAME)
+            assert receive_exactly(sock, 2 + len(MESSAGE))[2:] == MESSAGE
+        sock.sendall(CLOSE)
+        while sock.recv(65536):
+            pass  # the server's close frame, then its FIN
+
+
+def stop(port: int) -> None:
+    """Ask the server to exit (it drops every connection at once)."""
+    with socket.create_connection((HOST, port)) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(REQUEST.format(path="/quit", key=key).encode())
+        try:
+            while sock.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+
+
+def measure(connections: int, messages: int) -> int:
+    """Instructions of one server run: ``connections`` connections, each
+    with ``messages`` round trips."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        out = Path(tmp) / "callgrind.out"
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        server = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "serve",
+                str(port_file),
+            ],
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not port_file.exists() or not port_file.read_text():
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the server under callgrind did not start")
+                time.sleep(0.1)
+            port = int(port_file.read_text())
+            for _ in range(connections):
+                connection(port, messages)
+            stop(port)
+            server.wait(timeout=300)
+        finally:
+            if server.poll() is None:
+                server.kill()
+        match = re.search(r"^summary:\s*(\d+)", out.read_text(), re.MULTILINE)
+        assert match, "no summary line in callgrind's output"
+        return int(match.group(1))
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=100)
+    args = parser.parse_args()
+    import trio_ws
+
+    print(f"trio_ws from {Path(trio_ws.__file__).parent}", flush=True)
+    few = measure(1, BASE_MESSAGES)
+    many = measure(1, BASE_MESSAGES + args.messages)
+    per_message = (many - few) / args.messages
+    one = measure(1, 0)
+    more = measure(1 + args.connections, 0)
+    per_connection = (more - one) / args.connections
+    print(f"instructions per echoed 32-byte message: {per_message:,.0f}")
+    print(f"instructions per connect+upgrade+close:  {per_connection:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
