@@ -28,6 +28,7 @@ import base64
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,18 +166,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each pair (median shown)"
+    )
     args = parser.parse_args()
     import trio_ws
 
     print(f"trio_ws from {Path(trio_ws.__file__).parent}", flush=True)
-    few = measure(1, BASE_MESSAGES)
-    many = measure(1, BASE_MESSAGES + args.messages)
-    per_message = (many - few) / args.messages
-    one = measure(1, 0)
-    more = measure(1 + args.connections, 0)
-    per_connection = (more - one) / args.connections
-    print(f"instructions per echoed 32-byte message: {per_message:,.0f}")
-    print(f"instructions per connect+upgrade+close:  {per_connection:,.0f}")
+    per_message, per_connection = [], []
+    for _ in range(args.repeat):
+        few = measure(1, BASE_MESSAGES)
+        many = measure(1, BASE_MESSAGES + args.messages)
+        per_message.append((many - few) / args.messages)
+        one = measure(1, 0)
+        more = measure(1 + args.connections, 0)
+        per_connection.append((more - one) / args.connections)
+    for label, values in (
+        ("per echoed 32-byte message", per_message),
+        ("per connect+upgrade+close", per_connection),
+    ):
+        runs = ", ".join(f"{value:,.0f}" for value in values)
+        print(
+            f"instructions {label}: median {statistics.median(values):,.0f} ({runs})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
