@@ -348,3 +348,32 @@ async def test_server_aclose_counts_each_connection_once(
     assert stats.closes == {(1001, "local"): 3}
     assert stats.open_connections == 0
     assert stats.messages_received == stats.messages_sent == 3
+
+
+async def test_draft76_connections_count_too(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    from .core.test_hixie76_handshake import EXAMPLE_HEAD, KEY3
+
+    server, listener = await start_memory_server(nursery, draft76=True)
+    stream = await listener.connect()
+    await stream.send_all(EXAMPLE_HEAD + KEY3)
+    await stream.send_all(b"\x00hello\xff")
+    data = b""
+    while not data.endswith(b"\x00hello\xff"):
+        data += await stream.receive_some()
+    await stream.send_all(b"\xff\x00")  # draft-76's close frame
+    while await stream.receive_some():
+        pass
+    await stream.aclose()
+    # And a draft-76 request when it is off: 400.
+    plain, plain_listener = await start_memory_server(nursery)
+    answer = await exchange(plain_listener, EXAMPLE_HEAD + KEY3)
+    assert answer.startswith(b"HTTP/1.1 400")
+    await settle()
+    stats = server.statistics()
+    assert stats.handshakes_accepted == 1
+    assert stats.messages_received == stats.messages_sent == 1
+    assert stats.bytes_received == 5
+    assert stats.closes == {(1000, "remote"): 1}
+    assert plain.statistics().handshakes_rejected == {400: 1}
