@@ -28,6 +28,8 @@ from ._exceptions import (
     InvalidURL,
     LocalProtocolError,
     ProtocolError,
+    ProxyError,
+    ProxyRejected,
     RemoteProtocolError,
     WebSocketError,
 )
@@ -72,6 +74,8 @@ __all__ = [
     "LocalPubSub",
     "MessageStream",
     "ProtocolError",
+    "ProxyError",
+    "ProxyRejected",
     "PubSub",
     "RemoteProtocolError",
     "ReusePortUnavailable",

@@ -7,7 +7,7 @@ import inspect
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec
 
 import attrs
 import trio
@@ -22,6 +22,7 @@ from .._http_io import read_head
 from .._options import ConnectionOptions, OptionsDict, seconds
 from .._scopes import hidden_nursery
 from ..connection._websocket import WebSocket
+from ._proxy import DIRECT, ProxyRoute
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -71,6 +72,8 @@ async def connect_websocket_url(
     extra_headers: Headers = (),
     origin: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    proxy: str | Literal[True] | None = True,
+    proxy_ssl_context: ssl.SSLContext | None = None,
     **options: Unpack[OptionsDict],
 ) -> WebSocket:
     """Connect to a ``ws://`` or ``wss://`` URL; helper tasks run in ``nursery``.
@@ -81,7 +84,8 @@ async def connect_websocket_url(
     parsed = parse_url(url)
     use_ssl = ssl_context if (parsed.secure and ssl_context) else parsed.secure
     asked = ClientRequest.of(subprotocols, extra_headers, origin, options)
-    return await _connect(nursery, parsed, use_ssl, asked)
+    route = ProxyRoute.of(proxy, proxy_ssl_context)
+    return await _connect(nursery, parsed, use_ssl, asked, route)
 
 
 async def connect_websocket(
@@ -94,6 +98,8 @@ async def connect_websocket(
     subprotocols: Sequence[str] = (),
     extra_headers: Headers = (),
     origin: str | None = None,
+    proxy: str | Literal[True] | None = True,
+    proxy_ssl_context: ssl.SSLContext | None = None,
     **options: Unpack[OptionsDict],
 ) -> WebSocket:
     """Connect to ``host:port`` and open ``resource`` (e.g. ``"/chat?room=1"``).
@@ -121,7 +127,8 @@ async def connect_websocket(
         secure=secure,
     )
     asked = ClientRequest.of(subprotocols, extra_headers, origin, options)
-    return await _connect(nursery, url, use_ssl, asked)
+    route = ProxyRoute.of(proxy, proxy_ssl_context)
+    return await _connect(nursery, url, use_ssl, asked, route)
 
 
 def _opener(
@@ -178,12 +185,28 @@ open_websocket_url = _opener(
         origin: an ``Origin`` header, if wanted.
         ssl_context: for ``wss://``; by default a verifying context from
             ``ssl.create_default_context()``.
+        proxy: the proxy to go through: True (the default) for the one the
+            environment sets (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
+            ``NO_PROXY``...), None for none, or a proxy URL:
+            ``http://[user:password@]host[:port]``, ``https://...`` (TLS to
+            the proxy too), ``socks5h://``, ``socks5://``, ``socks4a://``
+            or ``socks4://`` (these need the ``socks`` extra). See
+            :doc:`howto/proxies`.
+        proxy_ssl_context: for an ``https://`` proxy; by default a
+            verifying context from ``ssl.create_default_context()``.
         options: :class:`ConnectionOptions` fields.
 
     Raises:
-        InvalidURL: the URL is not a ws:// or wss:// URL.
-        OSError: the TCP connection or the TLS handshake failed (the real
-            cause, e.g. ``ConnectionRefusedError`` or ``ssl.SSLCertVerificationError``).
+        InvalidURL: the URL is not a ws:// or wss:// URL, or ``proxy`` is
+            not a valid proxy URL.
+        ImportError: a SOCKS proxy without python-socks (the ``socks`` extra).
+        OSError: the TCP connection (to the server or the proxy) or a TLS
+            handshake failed (the real cause, e.g. ``ConnectionRefusedError``
+            or ``ssl.SSLCertVerificationError``).
+        ProxyRejected: the HTTP proxy answered CONNECT with a non-2xx status
+            (e.g. 407: credentials missing or wrong).
+        ProxyError: the proxy failed otherwise (closed, not HTTP, a SOCKS
+            refusal).
         ConnectionRejected: the server answered with a status other than 101.
         InvalidHandshake: the server's answer is not a valid 101.
         ConnectionTimeout: all of the above took longer than ``open_timeout``.
@@ -206,11 +229,12 @@ async def _connect(
     url: WebSocketURL,
     use_ssl: bool | ssl.SSLContext,
     asked: ClientRequest,
+    route: ProxyRoute = DIRECT,
 ) -> WebSocket:
     with _open_deadline(
         asked.options.open_timeout, f"opening handshake with {url.host_header}"
     ):
-        stream = await _open_stream(url, use_ssl)
+        stream = await _open_stream(url, use_ssl, route)
         try:
             accepted, params, leftover = await _client_handshake(stream, url, asked)
         except BaseException:
@@ -220,10 +244,10 @@ async def _connect(
 
 
 async def _open_stream(
-    url: WebSocketURL, use_ssl: bool | ssl.SSLContext
+    url: WebSocketURL, use_ssl: bool | ssl.SSLContext, route: ProxyRoute = DIRECT
 ) -> trio.abc.Stream:
-    """TCP connect, then TLS if asked."""
-    stream: trio.abc.Stream = await trio.open_tcp_stream(url.host, url.port)
+    """TCP connect (or a tunnel through the route's proxy), then TLS if asked."""
+    stream: trio.abc.Stream = await route.open_stream(url)
     if not use_ssl:
         return stream
     context = (
