@@ -36,6 +36,7 @@ from ._core import _handshake as hs
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionClosed, ConnectionRejected, WebSocketError
 from .client._client import open_websocket_url
+from .client._proxy import ProxyRoute
 from .connection._websocket import WebSocket
 from .server._server import serve_websocket
 
@@ -87,6 +88,11 @@ examples:
   trio-ws connect wss://example.test/ws --header "Authorization: Bearer T"
   trio-ws connect wss://localhost:8443/ --cafile ca.pem --subprotocol chat.v1
   trio-ws connect wss://localhost:8443/ --insecure   # self-signed, no checks
+  trio-ws connect wss://example.test/ --proxy http://user:secret@proxy:3128
+  trio-ws connect ws://example.test/ --proxy socks5h://127.0.0.1:1080
+
+By default the proxy is the one the environment sets (HTTPS_PROXY for wss://,
+HTTP_PROXY for ws://, ALL_PROXY; NO_PROXY lists servers reached directly).
 """
 
 SERVE_EPILOG = """\
@@ -198,6 +204,8 @@ class ClientSession:
                 extra_headers=args.headers,
                 origin=args.origin,
                 ssl_context=client_ssl_context(args),
+                proxy=args.proxy,
+                proxy_ssl_context=proxy_ssl_context(args),
             ) as ws:
                 self._ws = ws
                 chosen = f", subprotocol {ws.subprotocol}" if ws.subprotocol else ""
@@ -261,6 +269,13 @@ def client_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def proxy_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The context for an ``https://`` proxy: --cafile applies to it too."""
+    if args.cafile is None:
+        return None
+    return ssl.create_default_context(cafile=args.cafile)
 
 
 async def run_connect(args: argparse.Namespace) -> int:
@@ -407,6 +422,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="wss://: do not verify the server's certificate or name",
     )
+    via = connect.add_mutually_exclusive_group()
+    via.add_argument(
+        "--proxy",
+        default=True,
+        metavar="URL",
+        help="go through this proxy: http://[USER:PASSWORD@]HOST:PORT, https://..., "
+        "socks5h://..., socks5://, socks4a://, socks4:// (default: from the "
+        "environment, see below)",
+    )
+    via.add_argument(
+        "--no-proxy",
+        dest="proxy",
+        action="store_const",
+        const=None,
+        help="connect directly, whatever the environment says",
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -453,6 +484,10 @@ def check_connect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     except ValueError as exc:  # InvalidURL is a ValueError
         parser.error(f"invalid URL: {exc}")
     args.headers = [parse_header(parser, text) for text in args.header_args]
+    try:
+        ProxyRoute.of(args.proxy)  # an invalid URL or a missing extra: exit 2
+    except (ValueError, ImportError) as exc:  # InvalidURL is a ValueError
+        parser.error(f"--proxy: {exc}")
     url: WebSocketURL = args.parsed_url
     try:
         # The request the client will send, built once to run its checks
