@@ -407,19 +407,13 @@ async def test_https_proxy_certificate_is_verified(
 # ------------------------------------------------------------- environment
 
 
-def clear_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http", "https", "ws", "wss", "all", "socks", "no"):
-        monkeypatch.delenv(f"{name}_proxy", raising=False)
-        monkeypatch.delenv(f"{name.upper()}_PROXY", raising=False)
-
-
 async def test_environment_proxy_by_default(
     start_tinyproxy: StartTinyproxy,
     server: WebSocketServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     proxy = start_tinyproxy()
-    clear_proxy_environment(monkeypatch)
+    # conftest.py has cleared every proxy variable.
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
     url = f"ws://127.0.0.1:{server.port}/"
     with trio.fail_after(TEST_TIMEOUT):

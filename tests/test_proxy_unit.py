@@ -34,16 +34,14 @@ from trio_ws.client._proxy import (
     proxy_from_environment,
 )
 
-from .conftest import TEST_TIMEOUT
-
-PROXY_VARIABLES = [
-    f"{name}_proxy" for name in ("http", "https", "ws", "wss", "all", "socks", "no")
-]
+from .conftest import PROXY_VARIABLES, TEST_TIMEOUT
 
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No proxy variable set, in either case; set the ones a test needs."""
+    """No proxy variable set (conftest clears them too; this fixture says
+    so where it matters), nor REQUEST_METHOD (urllib ignores HTTP_PROXY
+    under CGI)."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
@@ -201,6 +199,14 @@ def test_route_from_the_environment_or_not(environment: pytest.MonkeyPatch) -> N
     )
     # None: directly, whatever the environment says.
     assert ProxyRoute.of(None).proxy_for(parse_url("ws://elsewhere.test/")) is None
+
+
+def test_invalid_environment_proxy_says_where_it_came_from(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("http_proxy", "gopher://proxy:70")
+    with pytest.raises(InvalidURL, match=r"'gopher'.*from the environment"):
+        ProxyRoute.of(True).proxy_for(WS)
 
 
 # ------------------------------------------------------- the CONNECT request

@@ -193,7 +193,12 @@ class ProxyRoute:
         """The proxy to go through to reach ``url`` (None: directly)."""
         if self.from_environment:
             found = proxy_from_environment(url)
-            return parse_proxy_url(found) if found is not None else None
+            if found is None:
+                return None
+            try:
+                return parse_proxy_url(found)
+            except InvalidURL as exc:
+                raise InvalidURL(f"{exc} (from the environment)") from None
         return self.explicit
 
     async def open_stream(self, url: hs.WebSocketURL) -> trio.abc.Stream:
