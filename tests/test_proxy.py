@@ -9,6 +9,7 @@ missing; ``python -m nox -s proxy`` installs the extra and runs these tests
 from __future__ import annotations
 
 import functools
+import importlib.util
 import shutil
 import socket
 import ssl
@@ -547,12 +548,13 @@ async def socks4_server(
     await trio.serve_listeners(handle, listeners)
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("python_socks") is None,
+    reason="the socks extra (python-socks) is not installed",
+)
 async def test_socks4a_sends_the_name_socks4_an_address(
     server: WebSocketServer, nursery: trio.Nursery
 ) -> None:
-    pytest.importorskip(
-        "python_socks", reason="the socks extra (python-socks) is not installed"
-    )
     seen: list[bytes] = []
     port: int = await nursery.start(
         functools.partial(socks4_server, backend=server.port, seen=seen)
