@@ -26,6 +26,8 @@ import trustme
 from trio_ws import (
     ProxyError,
     ProxyRejected,
+    Request,
+    Response,
     WebSocketServer,
     open_websocket,
     open_websocket_url,
@@ -326,6 +328,32 @@ async def test_unreachable_proxy_is_an_os_error(server: WebSocketServer) -> None
         await echo_through(
             f"ws://127.0.0.1:{server.port}/", f"http://127.0.0.1:{free_port()}"
         )
+
+
+async def test_each_redirect_is_tunnelled_anew(
+    start_tinyproxy: StartTinyproxy, server: WebSocketServer, nursery: trio.Nursery
+) -> None:
+    proxy = start_tinyproxy()
+    target = f"ws://127.0.0.1:{server.port}/there"
+
+    def elsewhere(request: Request) -> Response:
+        return Response(302, (("Location", target),))
+
+    redirector: WebSocketServer = await nursery.start(
+        functools.partial(
+            serve_websocket,
+            echo_handler,
+            0,
+            host="127.0.0.1",
+            process_request=elsewhere,
+        )
+    )
+    url = f"ws://127.0.0.1:{redirector.port}/here"
+    assert await echo_through(url, proxy.url()) == proxy.port
+    asked = proxy.connects()
+    assert f"CONNECT 127.0.0.1:{redirector.port} " in asked
+    assert f"CONNECT 127.0.0.1:{server.port} " in asked
+    await redirector.aclose()
 
 
 # ------------------------------------------------- https:// proxy (TLS to it)

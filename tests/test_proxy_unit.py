@@ -35,6 +35,7 @@ from trio_ws.client._proxy import (
 )
 
 from .conftest import PROXY_VARIABLES, TEST_TIMEOUT
+from .test_cli import cli
 
 
 @pytest.fixture
@@ -398,3 +399,24 @@ async def test_prefixed_stream_forwards_the_rest() -> None:
     await stream.send_eof()
     assert await right.receive_some() == b""
     await stream.aclose()
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--proxy", "ftp://proxy:21"], "--proxy: unsupported proxy scheme 'ftp'"),
+        (["--proxy", "http://proxy:3128", "--no-proxy"], "not allowed with"),
+        (
+            ["--proxy", "http://proxy:3128", "--unix", "/tmp/x.sock"],
+            "--proxy and --unix do not go together",
+        ),
+    ],
+)
+def test_cli_proxy_arguments(args: list[str], message: str) -> None:
+    result = cli("connect", "ws://server.test/", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

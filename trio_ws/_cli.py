@@ -4,6 +4,8 @@
 
     trio-ws connect ws://127.0.0.1:8000/     # lines typed are sent, messages printed
     trio-ws serve --port 8000                 # an echo server
+    trio-ws serve --unix /tmp/ws.sock         # ... on a Unix domain socket
+    trio-ws connect --unix /tmp/ws.sock ws://localhost/chat
 
 Also ``python -m trio_ws``. Standard library (argparse) and the package only.
 
@@ -29,16 +31,20 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import trio
 
 from ._core import _handshake as hs
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionClosed, ConnectionRejected, WebSocketError
-from .client._client import open_websocket_url
+from .client._client import open_websocket_unix, open_websocket_url
 from .client._proxy import ProxyRoute
+from .client._redirects import DEFAULT_MAX_REDIRECTS
 from .connection._websocket import WebSocket
 from .server._server import serve_websocket
+from .server._unix import open_unix_listener
 
 __all__ = ["main"]
 
@@ -198,18 +204,13 @@ class ClientSession:
         """Connect, then pump both ways until the connection closes."""
         args = self._args
         try:
-            async with open_websocket_url(
-                args.url,
-                subprotocols=args.subprotocols,
-                extra_headers=args.headers,
-                origin=args.origin,
-                ssl_context=client_ssl_context(args),
-                proxy=args.proxy,
-                proxy_ssl_context=proxy_ssl_context(args),
-            ) as ws:
+            async with open_client(args) as ws:
                 self._ws = ws
                 chosen = f", subprotocol {ws.subprotocol}" if ws.subprotocol else ""
-                note(f"connected to {args.url}{chosen} (Ctrl-D or Ctrl-C to close)")
+                where = f" over {args.unix}" if args.unix else ""
+                note(
+                    f"connected to {ws.url}{where}{chosen} (Ctrl-D or Ctrl-C to close)"
+                )
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._send_lines, ws)
                     nursery.start_soon(self._close_when_asked, ws)
@@ -258,6 +259,25 @@ class ClientSession:
         who = "" if self._close_requested.is_set() else " by the server"
         note(f"connection closed{who}: {reason}")
         self.exit_status = EXIT_OK if code in NORMAL_CLOSES else EXIT_FAILED
+
+
+def open_client(args: argparse.Namespace) -> AbstractAsyncContextManager[WebSocket]:
+    """The client connection ``trio-ws connect`` asks for (TCP or --unix)."""
+    kwargs: dict[str, Any] = dict(
+        subprotocols=args.subprotocols,
+        extra_headers=args.headers,
+        origin=args.origin,
+        ssl_context=client_ssl_context(args),
+        max_redirects=args.max_redirects,
+    )
+    if args.unix:
+        return open_websocket_unix(args.unix, args.url, **kwargs)
+    return open_websocket_url(
+        args.url,
+        proxy=args.proxy,
+        proxy_ssl_context=proxy_ssl_context(args),
+        **kwargs,
+    )
 
 
 def client_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -319,7 +339,11 @@ async def run_serve(args: argparse.Namespace) -> int:
         ssl_context = server_ssl_context(args)
         # Opened here, outside the nursery, so that "address in use" is a
         # plain OSError with a one-line message.
-        listeners = await trio.open_tcp_listeners(args.port, host=args.host)
+        listeners: list[trio.abc.Listener[Any]]
+        if args.unix:
+            listeners = [await open_unix_listener(args.unix)]
+        else:
+            listeners = list(await trio.open_tcp_listeners(args.port, host=args.host))
     except OSError as exc:
         note(f"error: {exc}")
         return EXIT_FAILED
@@ -335,8 +359,11 @@ async def run_serve(args: argparse.Namespace) -> int:
                 )
             )
             scheme = "wss" if ssl_context else "ws"
-            host = f"[{args.host}]" if ":" in args.host else args.host
-            print(f"serving on {scheme}://{host}:{server.port}/", flush=True)
+            if args.unix:
+                print(f"serving {scheme}:// on unix:{args.unix}", flush=True)
+            else:
+                host = f"[{args.host}]" if ":" in args.host else args.host
+                print(f"serving on {scheme}://{host}:{server.port}/", flush=True)
             note("echo server: Ctrl-C to stop")
 
             async def close_then_stop() -> None:
@@ -422,6 +449,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="wss://: do not verify the server's certificate or name",
     )
+    connect.add_argument(
+        "--unix",
+        metavar="PATH",
+        help="connect over this Unix domain socket (the URL gives Host and path)",
+    )
+    connect.add_argument(
+        "--max-redirects",
+        type=int,
+        default=DEFAULT_MAX_REDIRECTS,
+        metavar="N",
+        help=f"follow at most N redirects (default {DEFAULT_MAX_REDIRECTS}; 0: none)",
+    )
     via = connect.add_mutually_exclusive_group()
     via.add_argument(
         "--proxy",
@@ -459,6 +498,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     serve.add_argument(
         "--tls-key", type=existing_file, metavar="FILE", help="PEM private key"
     )
+    serve.add_argument(
+        "--unix",
+        metavar="PATH",
+        help="listen on this Unix domain socket instead of TCP",
+    )
     return parser
 
 
@@ -484,6 +528,10 @@ def check_connect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     except ValueError as exc:  # InvalidURL is a ValueError
         parser.error(f"invalid URL: {exc}")
     args.headers = [parse_header(parser, text) for text in args.header_args]
+    if args.max_redirects < 0:
+        parser.error("--max-redirects: expected 0 or more")
+    if args.unix and isinstance(args.proxy, str):
+        parser.error("--proxy and --unix do not go together")
     try:
         ProxyRoute.of(args.proxy)  # an invalid URL or a missing extra: exit 2
     except (ValueError, ImportError) as exc:  # InvalidURL is a ValueError

@@ -12,6 +12,8 @@ tree says whose fault an error is::
     │   ├── ConnectionRejected          the server answered with a non-101 status
     │   │                               (.status_code, .headers, .body)
     │   ├── ConnectionTimeout           open_timeout elapsed
+    │   ├── RedirectError               a redirect that may not be followed
+    │   │                               (too many, wss:// to ws://...)
     │   ├── InvalidHandshake            malformed request or response
     │   │                               (.status_code: the HTTP status to answer)
     │   └── ProxyError                  the proxy did not open a tunnel to the server
@@ -22,7 +24,7 @@ tree says whose fault an error is::
                                         ``__cause__`` says why when it is known
 
 The protocol, handshake and URL errors live in the sans-I/O core
-(``_core/_errors.py``); this module adds the ones that need I/O.
+(``_core/_errors.py``); this module adds those of the I/O layers.
 Trio and OS errors are translated once, where they enter trio_ws, with
 ``raise ... from exc`` so the original error stays reachable.
 """
@@ -52,6 +54,7 @@ __all__ = [
     "ProtocolError",
     "ProxyError",
     "ProxyRejected",
+    "RedirectError",
     "RemoteProtocolError",
     "WebSocketError",
 ]
@@ -95,6 +98,26 @@ class ProxyRejected(ProxyError):
         self.status_code = status_code
         self.headers = headers
         self.body = body
+
+
+class RedirectError(HandshakeError):
+    """The server redirected the handshake somewhere the client will not go:
+    past ``max_redirects``, from ``wss://`` down to ``ws://``, to a URL that
+    is not a WebSocket (or HTTP) URL, or to another host while connected
+    over a Unix socket.
+
+    ``__cause__`` is the :class:`ConnectionRejected` carrying the redirect
+    (its status, headers and body).
+
+    Attributes:
+        url: the URL that answered with the redirect.
+        location: the ``Location`` header it sent.
+    """
+
+    def __init__(self, message: str, url: str, location: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.location = location
 
 
 class ConnectionClosed(WebSocketError):
