@@ -31,6 +31,7 @@ from trio_ws import (
     WebSocketServer,
     open_websocket,
     open_websocket_url,
+    reconnecting,
     serve_websocket,
 )
 
@@ -354,6 +355,21 @@ async def test_each_redirect_is_tunnelled_anew(
     assert f"CONNECT 127.0.0.1:{redirector.port} " in asked
     assert f"CONNECT 127.0.0.1:{server.port} " in asked
     await redirector.aclose()
+
+
+async def test_reconnecting_goes_through_the_proxy(
+    start_tinyproxy: StartTinyproxy, server: WebSocketServer
+) -> None:
+    proxy = start_tinyproxy()
+    url = f"ws://127.0.0.1:{server.port}/"
+    with trio.fail_after(TEST_TIMEOUT):
+        async with reconnecting(url, proxy=proxy.url()) as connections:
+            async for ws in connections:
+                await ws.send("again")
+                assert await ws.receive() == "again"
+                assert ws.remote is not None and ws.remote.port == proxy.port
+                break
+    assert f"CONNECT 127.0.0.1:{server.port} " in proxy.connects()
 
 
 # ------------------------------------------------- https:// proxy (TLS to it)

@@ -420,3 +420,17 @@ def test_cli_proxy_arguments(args: list[str], message: str) -> None:
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------- reconnecting
+
+
+def test_reconnecting_retries_a_proxys_5xx_only() -> None:
+    from trio_ws import reconnecting
+
+    retryable = reconnecting("ws://server.test/").retryable
+    assert retryable(ProxyRejected(502))
+    assert retryable(ProxyRejected(504))
+    assert not retryable(ProxyRejected(407))
+    assert not retryable(ProxyRejected(403))
+    assert not retryable(ProxyError("the SOCKS proxy refused: bad credentials"))

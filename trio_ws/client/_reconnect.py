@@ -18,12 +18,12 @@ import ssl
 import traceback
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
 from .._core._errors import ConnectionRejected, InvalidHandshake
-from .._exceptions import ConnectionTimeout
+from .._exceptions import ConnectionTimeout, ProxyRejected
 from .._options import OptionsDict
 from .._scopes import hidden_nursery
 from ..connection._websocket import WebSocket
@@ -59,12 +59,14 @@ def retryable(exc: BaseException) -> bool:
     """The default ``should_retry``: True for failures worth another try.
 
     Retried: the transport failing (refused, reset, unreachable, DNS, the
-    server closing during the handshake), ``open_timeout``, and 5xx answers.
-    Raised at once: any other status (4xx...), redirects that may not be
-    followed, TLS errors (certificate verification...), invalid URLs or
-    arguments, and anything else.
+    server closing during the handshake), ``open_timeout``, and 5xx answers
+    (a proxy's too). Raised at once: any other status (4xx, a proxy's 407...),
+    redirects that may not be followed, other proxy errors, TLS errors
+    (certificate verification...), invalid URLs or arguments, and anything
+    else.
     """
-    if isinstance(exc, ConnectionRejected):
+    if isinstance(exc, ConnectionRejected | ProxyRejected):
+        # A proxy's 5xx (502, 504: it could not reach the server) too.
         return 500 <= exc.status_code < 600
     if isinstance(exc, ConnectionTimeout):
         return True
@@ -213,6 +215,8 @@ def reconnecting(
     origin: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    proxy: str | Literal[True] | None = True,
+    proxy_ssl_context: ssl.SSLContext | None = None,
     **options: Unpack[OptionsDict],
 ) -> Reconnecting:
     """Connect to ``url`` again each time the connection is lost.
@@ -250,7 +254,8 @@ def reconnecting(
         unix_socket: connect over this Unix domain socket (``url`` gives the
             Host and resource).
         subprotocols, extra_headers, origin, ssl_context, options: as for
-            :func:`open_websocket_url` (``max_redirects`` too).
+            :func:`open_websocket_url` (``max_redirects``, ``proxy`` and
+            ``proxy_ssl_context`` too; no proxy with ``unix_socket``).
 
     Raises:
         TypeError: ``async for`` without ``async with`` (see above).
@@ -258,6 +263,16 @@ def reconnecting(
             ``max_attempts`` < 1.
         Whatever a connection attempt raises that is not retried.
     """
+    connect_kwargs: dict[str, Any] = dict(
+        subprotocols=subprotocols,
+        extra_headers=extra_headers,
+        origin=origin,
+        ssl_context=ssl_context,
+        max_redirects=max_redirects,
+        **options,
+    )
+    if unix_socket is None:
+        connect_kwargs.update(proxy=proxy, proxy_ssl_context=proxy_ssl_context)
     return Reconnecting(
         url,
         initial_delay=initial_delay,
@@ -266,12 +281,5 @@ def reconnecting(
         max_attempts=max_attempts,
         should_retry=should_retry,
         unix_socket=unix_socket,
-        connect_kwargs=dict(
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            origin=origin,
-            ssl_context=ssl_context,
-            max_redirects=max_redirects,
-            **options,
-        ),
+        connect_kwargs=connect_kwargs,
     )
