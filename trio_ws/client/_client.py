@@ -14,7 +14,6 @@ import attrs
 import trio
 
 from .._core import _handshake as hs
-from .._core._body import ResponseBody
 from .._core._deflate import DeflateParams, client_accept, client_offer
 from .._core._protocol import Role
 from .._core._url import WebSocketURL, parse_url
@@ -25,6 +24,7 @@ from .._scopes import hidden_nursery
 from ..connection._websocket import WebSocket
 from ._proxy import DIRECT, ProxyRoute
 from ._redirects import DEFAULT_MAX_REDIRECTS, Hop, next_hop
+from ._transport import read_refusal_body, start_tls
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -350,20 +350,7 @@ async def _open_stream(hop: Hop, route: ProxyRoute = DIRECT) -> trio.abc.Stream:
     if not url.secure:
         return stream
     context = hop.ssl_context or ssl.create_default_context()
-    tls = trio.SSLStream(stream, context, server_hostname=url.host)
-    try:
-        await tls.do_handshake()
-    except trio.BrokenResourceError as exc:
-        await trio.aclose_forcefully(tls)
-        # Report the TLS error itself (an OSError), not trio's wrapper.
-        cause = exc.__cause__
-        if isinstance(cause, OSError):
-            raise cause from None
-        raise
-    except BaseException:
-        await trio.aclose_forcefully(tls)
-        raise
-    return tls
+    return await start_tls(stream, context, url.host)
 
 
 async def _client_handshake(
@@ -396,7 +383,7 @@ async def _client_handshake(
         ) from EOFError()
     response = hs.parse_response(reader.head)
     if response.status_code != 101:
-        body = await _read_body(stream, response, reader.trailing, receive_size)
+        body = await read_refusal_body(stream, response, reader.trailing, receive_size)
         raise ConnectionRejected(response.status_code, response.headers, body)
     accepted = hs.validate_response(
         response, key=key, subprotocols=asked.subprotocols, extensions=offers
@@ -466,23 +453,3 @@ def _open_deadline(timeout: float | None, what: str) -> Iterator[None]:
             yield
     except trio.TooSlowError as exc:
         raise ConnectionTimeout(f"{what} took longer than {timeout} s") from exc
-
-
-async def _read_body(
-    stream: trio.abc.Stream, response: hs.Response, received: bytes, receive_size: int
-) -> bytes:
-    """Read a rejection's body (RFC 9112 6.3: none for 1xx/204/304, chunked
-    decoded, Content-Length, else until EOF), keeping at most
-    ``MAX_RESPONSE_BODY`` bytes; a transport error ends it where it is."""
-    body = ResponseBody(response, hs.MAX_RESPONSE_BODY)
-    body.feed(received)
-    try:
-        while not body.done:
-            data = await stream.receive_some(receive_size)
-            if not data:
-                body.eof()
-                break
-            body.feed(data)
-    except (trio.BrokenResourceError, OSError):
-        pass
-    return bytes(body.data)

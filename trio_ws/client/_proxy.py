@@ -18,11 +18,11 @@ import attrs
 import trio
 
 from .._core import _handshake as hs
-from .._core._body import ResponseBody
 from .._core._errors import InvalidHandshake
 from .._core._http import encode_head
 from .._exceptions import InvalidURL, ProxyError, ProxyRejected
 from .._http_io import read_head
+from ._transport import read_refusal_body, start_tls
 
 __all__ = [
     "DIRECT",
@@ -271,7 +271,7 @@ async def _tunnel_answer(stream: trio.abc.Stream) -> trio.abc.Stream:
     except trio.BrokenResourceError as exc:
         raise ProxyError(f"the connection to the proxy broke: {exc}") from exc
     if not 200 <= response.status_code < 300:
-        body = await _rejection_body(stream, response, reader.trailing)
+        body = await read_refusal_body(stream, response, reader.trailing, RECEIVE_SIZE)
         raise ProxyRejected(response.status_code, response.headers, body)
     # RFC 9110 9.3.6: after a 2xx the connection is the tunnel (a 2xx to
     # CONNECT has no body). The server has not been sent anything yet, so
@@ -279,46 +279,6 @@ async def _tunnel_answer(stream: trio.abc.Stream) -> trio.abc.Stream:
     if reader.trailing:
         return PrefixedStream(stream, reader.trailing)
     return stream
-
-
-async def _rejection_body(
-    stream: trio.abc.Stream, response: hs.Response, received: bytes
-) -> bytes:
-    # The body of a refusal, for ProxyRejected.body: at most
-    # MAX_RESPONSE_BODY bytes (framed as RFC 9112 6.3 says), ended early by
-    # a transport error.
-    body = ResponseBody(response, hs.MAX_RESPONSE_BODY)
-    body.feed(received)
-    try:
-        while not body.done:
-            data = await stream.receive_some(RECEIVE_SIZE)
-            if not data:
-                body.eof()
-                break
-            body.feed(data)
-    except (trio.BrokenResourceError, OSError):
-        pass
-    return bytes(body.data)
-
-
-async def start_tls(
-    stream: trio.abc.Stream, context: ssl.SSLContext, hostname: str
-) -> trio.SSLStream[trio.abc.Stream]:
-    """TLS over ``stream``, handshake done; the TLS error itself (an OSError
-    such as ``ssl.SSLCertVerificationError``) rather than trio's wrapper."""
-    tls = trio.SSLStream(stream, context, server_hostname=hostname)
-    try:
-        await tls.do_handshake()
-    except trio.BrokenResourceError as exc:
-        await trio.aclose_forcefully(tls)
-        cause = exc.__cause__
-        if isinstance(cause, OSError):
-            raise cause from None
-        raise
-    except BaseException:
-        await trio.aclose_forcefully(tls)
-        raise
-    return tls
 
 
 class PrefixedStream(trio.abc.Stream):
