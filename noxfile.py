@@ -1,4 +1,5 @@
-"""Nox sessions: tests, lint, typecheck, browser, nginx, redis, autobahn, bench, compat.
+"""Nox sessions: tests, lint, typecheck, browser, nginx, redis, proxy, autobahn,
+bench, compat.
 
 Run ``python -m pip install nox && python -m nox -s tests`` on a machine that has
 only Python: every session installs what it needs into its own virtualenv.
@@ -31,10 +32,10 @@ LINT_PATHS = [
 def tests(session: nox.Session) -> None:
     """Run the test suite (pytest, pytest-trio, hypothesis) on this Python.
 
-    The browser, nginx and Redis tests are deselected here: they need
-    Playwright and a Chromium binary, nginx, or redis-server, which this
-    session does not install; ``nox -s browser``, ``nox -s nginx`` and
-    ``nox -s redis`` run them.
+    The browser, nginx, Redis and proxy tests are deselected here: they need
+    Playwright and a Chromium binary, nginx, redis-server, or tinyproxy and
+    microsocks, which this session does not install; ``nox -s browser``,
+    ``nox -s nginx``, ``nox -s redis`` and ``nox -s proxy`` run them.
     NumPy (the ``speedups`` extra) is installed, so both masking paths run.
     Deselecting (rather than letting them skip) keeps a permanent, expected
     "skipped" line out of every run.
@@ -46,7 +47,7 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "not browser and not nginx and not redis and not slow",
+        "not browser and not nginx and not redis and not proxy and not slow",
         *session.posargs,
     )
 
@@ -89,6 +90,19 @@ def redis(session: nox.Session) -> None:
 
 
 @nox.session
+def proxy(session: nox.Session) -> None:
+    """The client through real proxies (tests/test_proxy.py): tests marked ``proxy``.
+
+    Installs the ``socks`` extra (python-socks). The tests start their own
+    tinyproxy (HTTP CONNECT) and microsocks (SOCKS5) on free loopback ports;
+    Debian: ``apt-get install tinyproxy microsocks`` (.ci/run installs them
+    when it can). Without a binary its tests are reported as skipped, saying so.
+    """
+    session.install("-e", ".[test,socks]")
+    session.run("pytest", "-m", "proxy", *session.posargs)
+
+
+@nox.session
 def stress(session: nox.Session) -> None:
     """Load tests (the tests marked ``slow``): 10,000 idle connections.
 
@@ -112,8 +126,9 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package (with coredis, for the Redis adapter,
-    and prometheus_client, for trio_ws.prometheus)."""
-    session.install("mypy>=1.10", "-e", ".[redis,prometheus]")
+    and python-socks, for SOCKS proxies, and prometheus_client, for
+    trio_ws.prometheus)."""
+    session.install("mypy>=1.10", "-e", ".[redis,socks,prometheus]")
     session.run("mypy", "--strict", "trio_ws")
 
 

@@ -19,6 +19,21 @@ from trio_ws._core._protocol import Protocol, Role
 TEST_TIMEOUT = 10
 
 
+# The client honours proxy variables by default (HTTP_PROXY...): the tests
+# run without them, so a developer's proxy settings cannot reroute their
+# loopback connections; tests/test_proxy*.py set the ones they test.
+PROXY_VARIABLES = [
+    f"{name}_proxy" for name in ("http", "https", "ws", "wss", "all", "socks", "no")
+]
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 async def echo_handler(ws: WebSocket) -> None:
     async for message in ws:
         await ws.send(message)

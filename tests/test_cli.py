@@ -383,6 +383,39 @@ async def test_serve_with_tls(
         assert await server.wait() == 0
 
 
+async def test_connect_follows_redirects(nursery: trio.Nursery) -> None:
+    def moved(request: trio_ws.Request) -> trio_ws.Response | None:
+        if request.path == "/old":
+            return trio_ws.Response(301, (("Location", "/new?y=1"),))
+        if request.path == "/loop":
+            return trio_ws.Response(302, (("Location", "/loop"),))
+        return None
+
+    server: WebSocketServer = await nursery.start(
+        functools.partial(
+            serve_websocket,
+            Recorder().handler,
+            0,
+            host="127.0.0.1",
+            process_request=moved,
+        )
+    )
+    base = f"ws://127.0.0.1:{server.port}"
+    with trio.fail_after(TEST_TIMEOUT):
+        client = await spawn(nursery, "connect", f"{base}/old")
+        await client.stderr_until(f"connected to {base}/new?y=1")
+        await client.write("after the redirect\n")
+        assert await client.line() == "after the redirect"
+        await client.close_stdin()
+        assert await client.wait() == 0
+        stopped = await spawn(
+            nursery, "connect", f"{base}/loop", "--max-redirects", "2"
+        )
+        await stopped.close_stdin()
+        assert await stopped.wait() == 1
+    assert "more than max_redirects=2 redirects" in stopped.stderr.decode()
+
+
 async def test_serve_metrics(nursery: trio.Nursery) -> None:
     """``serve --metrics``: Prometheus metrics at /metrics on the same port."""
     parser = pytest.importorskip("prometheus_client.parser")

@@ -139,3 +139,22 @@ async def test_broadcast(capsys: pytest.CaptureFixture[str]) -> None:
     out = await run("broadcast", capsys)
     assert "bob got: hello from alice" in out
     assert "alice got: hello from alice" in out
+
+
+async def test_redirects(capsys: pytest.CaptureFixture[str]) -> None:
+    out = await run("redirects", capsys)
+    assert "welcome to /v2/chat\nlanded on BASE/v2/chat\n" in out
+    assert "gave up: more than max_redirects=3 redirects\n" in out
+
+
+async def test_reconnecting(capsys: pytest.CaptureFixture[str]) -> None:
+    out = await run("reconnecting", capsys)
+    assert out.count("  tick 1\n") == 3
+    assert "connection 3\n" in out
+    assert out.count("  closed: 1001 (GOING_AWAY): going away\n") == 3
+
+
+async def test_unix_socket(capsys: pytest.CaptureFixture[str]) -> None:
+    out = await run("unix_socket", capsys)
+    assert "Host: app.internal, path: /chat\n" in out
+    assert "socket file removed: True\n" in out

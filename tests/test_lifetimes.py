@@ -1,8 +1,8 @@
 """Every way out of every context manager we export, as a property.
 
 For each context manager (the client's ``open_websocket_url`` and
-``open_websocket``, ``async with ws`` on a connection, a pub/sub
-subscription) and each way the body can end (return, a user exception,
+``open_websocket``, ``async with ws`` on a connection, ``reconnecting()``,
+a pub/sub subscription) and each way the body can end (return, a user exception,
 an exception raised while cancelled, outer cancellation, the peer closing,
 the peer resetting, KeyboardInterrupt), under ``strict_exception_groups``:
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import functools
 import socket
 import struct
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -36,6 +36,7 @@ from trio_ws import (
     connect_websocket_url,
     open_websocket,
     open_websocket_url,
+    reconnecting,
     serve_websocket,
 )
 from trio_ws._core import _handshake as hs
@@ -89,10 +90,24 @@ async def cm_websocket_resource(url: str, nursery: trio.Nursery) -> Any:
     return await connect_websocket_url(nursery, url)
 
 
+@asynccontextmanager
+async def first_of_reconnecting(url: str) -> AsyncIterator[WebSocket]:
+    """The body runs on reconnecting()'s first connection, inside its loop."""
+    async with reconnecting(url, initial_delay=0.01, max_delay=0.05) as connections:
+        async for ws in connections:
+            yield ws
+            return
+
+
+async def cm_reconnecting(url: str, nursery: trio.Nursery) -> Any:
+    return first_of_reconnecting(url)
+
+
 CLIENT_CMS: dict[str, CMFactory] = {
     "open_websocket_url": cm_open_websocket_url,
     "open_websocket": cm_open_websocket,
     "async_with_ws": cm_websocket_resource,
+    "reconnecting": cm_reconnecting,
 }
 
 

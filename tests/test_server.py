@@ -351,7 +351,7 @@ async def test_prebuilt_listeners(nursery: trio.Nursery) -> None:
 
 
 async def test_serve_websocket_needs_a_port_or_listeners() -> None:
-    with pytest.raises(TypeError, match="port or listeners"):
+    with pytest.raises(TypeError, match="port, unix_socket or listeners"):
         await serve_websocket(echo_handler, None)
 
 

@@ -28,17 +28,23 @@ from ._exceptions import (
     InvalidURL,
     LocalProtocolError,
     ProtocolError,
+    ProxyError,
+    ProxyRejected,
+    RedirectError,
     RemoteProtocolError,
     WebSocketError,
 )
 from ._options import ConnectionOptions
 from .client._client import (
     connect_websocket,
+    connect_websocket_unix,
     connect_websocket_url,
     open_websocket,
+    open_websocket_unix,
     open_websocket_url,
     wrap_client_stream,
 )
+from .client._reconnect import Reconnecting, reconnecting
 from .connection._keepalive import KeepaliveTimeout
 from .connection._statistics import WebSocketStatistics
 from .connection._streaming import MessageStream
@@ -53,6 +59,7 @@ from .server._server import (
     serve_websocket,
     wrap_server_stream,
 )
+from .server._unix import UnixListener, open_unix_listener
 
 __version__ = "0.1.0.dev0"
 
@@ -74,13 +81,18 @@ __all__ = [
     "LocalPubSub",
     "MessageStream",
     "ProtocolError",
+    "ProxyError",
+    "ProxyRejected",
     "PubSub",
+    "Reconnecting",
+    "RedirectError",
     "RemoteProtocolError",
     "ReusePortUnavailable",
     "Request",
     "Response",
     "ServerStatistics",
     "Subscription",
+    "UnixListener",
     "WebSocket",
     "WebSocketError",
     "WebSocketServer",
@@ -88,10 +100,14 @@ __all__ = [
     "WriteTimeout",
     "__version__",
     "connect_websocket",
+    "connect_websocket_unix",
     "connect_websocket_url",
-    "open_websocket",
     "open_reuse_port_listeners",
+    "open_unix_listener",
+    "open_websocket",
+    "open_websocket_unix",
     "open_websocket_url",
+    "reconnecting",
     "serve_websocket",
     "wrap_client_stream",
     "wrap_server_stream",

@@ -4,6 +4,8 @@
 
     trio-ws connect ws://127.0.0.1:8000/     # lines typed are sent, messages printed
     trio-ws serve --port 8000                 # an echo server
+    trio-ws serve --unix /tmp/ws.sock         # ... on a Unix domain socket
+    trio-ws connect --unix /tmp/ws.sock ws://localhost/chat
 
 Also ``python -m trio_ws``. Standard library (argparse) and the package only.
 
@@ -29,16 +31,20 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._core import _handshake as hs
 from ._core._url import WebSocketURL, parse_url
 from ._exceptions import ConnectionClosed, ConnectionRejected, WebSocketError
-from .client._client import open_websocket_url
+from .client._client import open_websocket_unix, open_websocket_url
+from .client._proxy import ProxyRoute
+from .client._redirects import DEFAULT_MAX_REDIRECTS
 from .connection._websocket import WebSocket
 from .server._server import serve_websocket
+from .server._unix import open_unix_listener
 
 if TYPE_CHECKING:
     from .prometheus import MetricsEndpoint
@@ -91,6 +97,11 @@ examples:
   trio-ws connect wss://example.test/ws --header "Authorization: Bearer T"
   trio-ws connect wss://localhost:8443/ --cafile ca.pem --subprotocol chat.v1
   trio-ws connect wss://localhost:8443/ --insecure   # self-signed, no checks
+  trio-ws connect wss://example.test/ --proxy http://user:secret@proxy:3128
+  trio-ws connect ws://example.test/ --proxy socks5h://127.0.0.1:1080
+
+By default the proxy is the one the environment sets (HTTPS_PROXY for wss://,
+HTTP_PROXY for ws://, ALL_PROXY; NO_PROXY lists servers reached directly).
 """
 
 SERVE_EPILOG = """\
@@ -197,16 +208,13 @@ class ClientSession:
         """Connect, then pump both ways until the connection closes."""
         args = self._args
         try:
-            async with open_websocket_url(
-                args.url,
-                subprotocols=args.subprotocols,
-                extra_headers=args.headers,
-                origin=args.origin,
-                ssl_context=client_ssl_context(args),
-            ) as ws:
+            async with open_client(args) as ws:
                 self._ws = ws
                 chosen = f", subprotocol {ws.subprotocol}" if ws.subprotocol else ""
-                note(f"connected to {args.url}{chosen} (Ctrl-D or Ctrl-C to close)")
+                where = f" over {args.unix}" if args.unix else ""
+                note(
+                    f"connected to {ws.url}{where}{chosen} (Ctrl-D or Ctrl-C to close)"
+                )
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._send_lines, ws)
                     nursery.start_soon(self._close_when_asked, ws)
@@ -257,6 +265,25 @@ class ClientSession:
         self.exit_status = EXIT_OK if code in NORMAL_CLOSES else EXIT_FAILED
 
 
+def open_client(args: argparse.Namespace) -> AbstractAsyncContextManager[WebSocket]:
+    """The client connection ``trio-ws connect`` asks for (TCP or --unix)."""
+    kwargs: dict[str, Any] = dict(
+        subprotocols=args.subprotocols,
+        extra_headers=args.headers,
+        origin=args.origin,
+        ssl_context=client_ssl_context(args),
+        max_redirects=args.max_redirects,
+    )
+    if args.unix:
+        return open_websocket_unix(args.unix, args.url, **kwargs)
+    return open_websocket_url(
+        args.url,
+        proxy=args.proxy,
+        proxy_ssl_context=proxy_ssl_context(args),
+        **kwargs,
+    )
+
+
 def client_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     """The context for ``wss://``: default verification, a CA file, or none."""
     if not args.parsed_url.secure:
@@ -266,6 +293,13 @@ def client_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def proxy_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The context for an ``https://`` proxy: --cafile applies to it too."""
+    if args.cafile is None:
+        return None
+    return ssl.create_default_context(cafile=args.cafile)
 
 
 async def run_connect(args: argparse.Namespace) -> int:
@@ -309,7 +343,11 @@ async def run_serve(args: argparse.Namespace) -> int:
         ssl_context = server_ssl_context(args)
         # Opened here, outside the nursery, so that "address in use" is a
         # plain OSError with a one-line message.
-        listeners = await trio.open_tcp_listeners(args.port, host=args.host)
+        listeners: list[trio.abc.Listener[Any]]
+        if args.unix:
+            listeners = [await open_unix_listener(args.unix)]
+        else:
+            listeners = list(await trio.open_tcp_listeners(args.port, host=args.host))
     except OSError as exc:
         note(f"error: {exc}")
         return EXIT_FAILED
@@ -326,11 +364,17 @@ async def run_serve(args: argparse.Namespace) -> int:
                 )
             )
             scheme = "wss" if ssl_context else "ws"
-            host = f"[{args.host}]" if ":" in args.host else args.host
-            print(f"serving on {scheme}://{host}:{server.port}/", flush=True)
-            if args.metrics:
-                web = "https" if ssl_context else "http"
-                print(f"metrics at {web}://{host}:{server.port}/metrics", flush=True)
+            if args.unix:
+                print(f"serving {scheme}:// on unix:{args.unix}", flush=True)
+                if args.metrics:
+                    print(f"metrics at /metrics on unix:{args.unix}", flush=True)
+            else:
+                host = f"[{args.host}]" if ":" in args.host else args.host
+                print(f"serving on {scheme}://{host}:{server.port}/", flush=True)
+                if args.metrics:
+                    web = "https" if ssl_context else "http"
+                    url = f"{web}://{host}:{server.port}/metrics"
+                    print(f"metrics at {url}", flush=True)
             note("echo server: Ctrl-C to stop")
 
             async def close_then_stop() -> None:
@@ -425,6 +469,34 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="wss://: do not verify the server's certificate or name",
     )
+    connect.add_argument(
+        "--unix",
+        metavar="PATH",
+        help="connect over this Unix domain socket (the URL gives Host and path)",
+    )
+    connect.add_argument(
+        "--max-redirects",
+        type=int,
+        default=DEFAULT_MAX_REDIRECTS,
+        metavar="N",
+        help=f"follow at most N redirects (default {DEFAULT_MAX_REDIRECTS}; 0: none)",
+    )
+    via = connect.add_mutually_exclusive_group()
+    via.add_argument(
+        "--proxy",
+        default=True,
+        metavar="URL",
+        help="go through this proxy: http://[USER:PASSWORD@]HOST:PORT, https://..., "
+        "socks5h://..., socks5://, socks4a://, socks4:// (default: from the "
+        "environment, see below)",
+    )
+    via.add_argument(
+        "--no-proxy",
+        dest="proxy",
+        action="store_const",
+        const=None,
+        help="connect directly, whatever the environment says",
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -445,6 +517,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--tls-key", type=existing_file, metavar="FILE", help="PEM private key"
+    )
+    serve.add_argument(
+        "--unix",
+        metavar="PATH",
+        help="listen on this Unix domain socket instead of TCP",
     )
     serve.add_argument(
         "--metrics",
@@ -477,6 +554,14 @@ def check_connect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     except ValueError as exc:  # InvalidURL is a ValueError
         parser.error(f"invalid URL: {exc}")
     args.headers = [parse_header(parser, text) for text in args.header_args]
+    if args.max_redirects < 0:
+        parser.error("--max-redirects: expected 0 or more")
+    if args.unix and isinstance(args.proxy, str):
+        parser.error("--proxy and --unix do not go together")
+    try:
+        ProxyRoute.of(args.proxy)  # an invalid URL or a missing extra: exit 2
+    except (ValueError, ImportError) as exc:  # InvalidURL is a ValueError
+        parser.error(f"--proxy: {exc}")
     url: WebSocketURL = args.parsed_url
     try:
         # The request the client will send, built once to run its checks

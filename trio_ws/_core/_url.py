@@ -80,6 +80,16 @@ class WebSocketURL:
             return host
         return f"{host}:{self.port}"
 
+    def __str__(self) -> str:
+        """The URL as text: ``scheme://host[:port]/resource``."""
+        return f"{self.scheme}://{self.host_header}{self.resource}"
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """``(scheme, host, port)``: what must match for two URLs to be one
+        server (credentials are not sent across origins on a redirect)."""
+        return (self.scheme, self.host, self.port)
+
 
 def parse_url(url: str) -> WebSocketURL:
     """Parse a ``ws://`` or ``wss://`` URL.
@@ -180,3 +190,37 @@ def _normalize_host(host: str, url: str) -> str:
     if not _REG_NAME.fullmatch(host):
         raise InvalidURL(f"invalid host name in URL {url!r}")
     return host
+
+
+# RFC 9110 10.2.2: a Location may be relative; it is resolved against the URL
+# that was asked for. urllib knows how to resolve http(s) URLs only, so ws(s)
+# are resolved as their HTTP twins; a server behind an HTTP redirector (say,
+# nginx's "return 301 https://$host$request_uri") names an http(s) URL, which
+# means the WebSocket URL of the same origin.
+_AS_HTTP = {"ws": "http", "wss": "https"}
+_AS_WS = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+
+
+def resolve_location(base: WebSocketURL, location: str) -> WebSocketURL:
+    """The URL a redirect's ``Location`` header points to, seen from ``base``.
+
+    ``location`` may be absolute (``ws``, ``wss``, ``http`` or ``https``; the
+    last two are taken as ``ws`` and ``wss``), scheme-relative (``//host/p``)
+    or relative (``/p``, ``p?q``). A fragment is dropped (RFC 6455 3).
+
+    Raises:
+        InvalidURL: the result is not a valid WebSocket URL (another scheme,
+            no host...).
+    """
+    http_scheme = _AS_HTTP[base.scheme]
+    host = f"[{base.host}]" if ":" in base.host else base.host
+    base_text = f"{http_scheme}://{host}:{base.port}{base.resource}"
+    joined = urllib.parse.urljoin(base_text, location.strip())
+    joined = joined.partition("#")[0]
+    scheme, sep, rest = joined.partition("://")
+    ws_scheme = _AS_WS.get(scheme.lower())
+    if not sep or ws_scheme is None:
+        raise InvalidURL(
+            f"redirect to a URL that is not ws(s) or http(s): {location!r}"
+        )
+    return parse_url(f"{ws_scheme}://{rest}")

@@ -12,7 +12,8 @@ touched here, so that a change inside the engine has one place to adapt:
   ``trio_ws._options.DEFAULT_RECEIVE_SIZE``;
 - ``trio_ws.connection._queue.MessageQueue`` (subclassed, every method the
   engine calls overridden) and ``trio_ws.connection._queue.EMPTY``;
-- ``trio_ws.client._client._read_body`` (the body of a rejection);
+- ``trio_ws.client._transport.read_refusal_body`` (the body of a rejection,
+  as ``read_rejection_body``);
 - the sans-I/O handshake of ``trio_ws._core._handshake`` (``HeadReader``,
   ``parse_request``, ``validate_request``, ``build_accept_response``,
   ``build_http_response``, ``generate_key``, ``parse_response``,
@@ -54,7 +55,7 @@ from .._core._protocol import Role
 from .._http_io import read_head
 from .._options import DEFAULT_RECEIVE_SIZE
 from .._scopes import hidden_nursery, leaves
-from ..client._client import _read_body
+from ..client._transport import read_refusal_body as read_rejection_body
 from ..connection._queue import EMPTY, MessageQueue
 from ..connection._writer import TRANSPORT_ERRORS
 from ..server._handshake import read_request
@@ -143,15 +144,6 @@ def start_connection(
     )
     ws._start(nursery)
     return ws
-
-
-async def read_rejection_body(
-    stream: trio.abc.Stream, response: hs.Response, received: bytes, receive_size: int
-) -> bytes:
-    """The body of a non-101 answer, as the engine reads it (none for
-    1xx/204/304, chunked decoded, Content-Length, else up to EOF; bounded by
-    ``hs.MAX_RESPONSE_BODY``); ``received``: what came after the head."""
-    return await _read_body(stream, response, received, receive_size)
 
 
 class RendezvousQueue(MessageQueue[T]):

@@ -11,7 +11,10 @@ __all__ = ["Endpoint", "endpoint_of"]
 
 def endpoint_of(stream: trio.abc.Stream, *, local: bool) -> Endpoint | None:
     is_ssl = isinstance(stream, trio.SSLStream)
-    inner = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    inner = stream
+    # TLS inside TLS (wss:// through an https:// proxy): the socket is under both.
+    while isinstance(inner, trio.SSLStream):
+        inner = inner.transport_stream
     if not isinstance(inner, trio.SocketStream):
         return None
     try:

@@ -103,6 +103,7 @@ class WebSocket(trio.abc.AsyncResource):
         "_request",
         "_stream",
         "_subprotocol",
+        "_url",
         "_writer",
     )
 
@@ -115,6 +116,7 @@ class WebSocket(trio.abc.AsyncResource):
         subprotocol: str | None = None,
         extensions: str | None = None,
         request: Request | None = None,
+        url: str | None = None,
         leftover: bytes = b"",
         queue: MessageQueue[QueueItem] | None = None,
     ) -> None:
@@ -126,6 +128,7 @@ class WebSocket(trio.abc.AsyncResource):
         self._subprotocol = subprotocol
         self._extensions = extensions
         self._request = request
+        self._url = url
         self._ending = Ending(stream, protocol)
         self._writer = Writer(
             stream,
@@ -203,6 +206,12 @@ class WebSocket(trio.abc.AsyncResource):
     def request(self) -> Request | None:
         """The opening handshake request (path, query, headers); None on a client."""
         return self._request
+
+    @property
+    def url(self) -> str | None:
+        """The URL a client connection opened, after any redirects (e.g.
+        ``"wss://example.com/chat"``); None on a server."""
+        return self._url
 
     @property
     def local(self) -> Endpoint | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from ._admission import DEFAULT_MAX_CONNECTIONS, Admission, answer_busy
 from ._hixie76 import hixie76_handshake
 from ._listeners import open_reuse_port_listeners
 from ._metrics import ServerMetrics, ServerStatistics
+from ._unix import open_unix_listener
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -126,7 +129,7 @@ class WebSocketServer:
             if sock is None:
                 transport = getattr(listener, "transport_listener", None)
                 sock = getattr(transport, "socket", None)
-            if sock is not None:
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
                 return int(sock.getsockname()[1])
         raise RuntimeError("the server has no TCP listener")
 
@@ -426,9 +429,10 @@ async def wrap_server_stream(
 
 async def serve_websocket(
     handler: Handler,
-    port: int | None,
+    port: int | None = None,
     *,
     host: str | bytes | None = None,
+    unix_socket: str | os.PathLike[str] | None = None,
     reuse_port: bool = False,
     ssl_context: ssl.SSLContext | None = None,
     handler_nursery: trio.Nursery | None = None,
@@ -451,6 +455,10 @@ async def serve_websocket(
             closes with 1011; ``ConnectionClosed`` escaping it is silent.
         port: TCP port (0 picks a free one); ignored when ``listeners`` is given.
         host: address to bind (None: every interface).
+        unix_socket: serve on a Unix domain socket at this path instead of
+            TCP (a stale socket file left there is replaced; the file is
+            removed when the server stops). For both TCP and a Unix socket,
+            pass ``listeners=[*tcp_listeners, await open_unix_listener(path)]``.
         reuse_port: open the listeners with SO_REUSEPORT, so several
             processes can serve the same port (the kernel spreads the
             connections on Linux). Not with ``listeners``.
@@ -487,8 +495,8 @@ async def serve_websocket(
             answer; a connection that takes longer is closed unanswered.
 
     Raises:
-        TypeError: neither ``port`` nor ``listeners``, or ``reuse_port``
-            together with ``listeners``.
+        TypeError: neither ``port``, ``unix_socket`` nor ``listeners``, or
+            more than one of them, or ``reuse_port`` without TCP.
         ReusePortUnavailable: ``reuse_port=True`` on a platform without
             SO_REUSEPORT (a :exc:`NotImplementedError`).
         OSError: a listener could not be opened (e.g. EADDRINUSE).
@@ -503,9 +511,16 @@ async def serve_websocket(
         )
     if listeners is not None and not listeners:
         raise ValueError("serve_websocket(): listeners=[] would serve nothing")
+    if unix_socket is not None:
+        if listeners is not None or port is not None or reuse_port:
+            raise TypeError(
+                "serve_websocket(): unix_socket= goes alone; give listeners= to "
+                "serve TCP and a Unix socket together"
+            )
+        listeners = [await open_unix_listener(unix_socket)]
     if listeners is None:
         if port is None:
-            raise TypeError("serve_websocket() needs a port or listeners")
+            raise TypeError("serve_websocket() needs a port, unix_socket or listeners")
         if reuse_port:
             listeners = await open_reuse_port_listeners(port, host=host)
         else:
