@@ -236,8 +236,9 @@ class WebSocket(trio.abc.AsyncResource):
     # ------------------------------------------------------------- lifecycle
 
     # The package's interface to a connection (server and client): _start(),
-    # _released and _force_close(); nothing else of the connection is used
-    # from outside this package.
+    # _released and _force_close(); besides, the server's metrics read
+    # _protocol and _ending (server/_metrics.py). Nothing else of the
+    # connection is used from outside this package.
 
     def _start(self, nursery: trio.Nursery, sweeper: Sweeper | None = None) -> None:
         """Start the connection's helpers in ``nursery``.
