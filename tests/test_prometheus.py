@@ -3,15 +3,24 @@ with prometheus_client's own parsers (text format and OpenMetrics)."""
 
 from __future__ import annotations
 
+import functools
+import socket
 from typing import Any
 
 import pytest
 import trio
 
-from trio_ws import Request, Response, WebSocketServer, open_websocket_url
+from trio_ws import (
+    Request,
+    Response,
+    WebSocketServer,
+    open_websocket_unix,
+    open_websocket_url,
+    serve_websocket,
+)
 from trio_ws._core import _handshake as hs
 
-from .conftest import TEST_TIMEOUT, http_exchange, start_server
+from .conftest import TEST_TIMEOUT, echo_handler, http_exchange, start_server
 
 try:
     from prometheus_client import CollectorRegistry, generate_latest
@@ -223,3 +232,33 @@ def test_metric_names_follow_the_conventions() -> None:
     counters = {name for name, kind in names.items() if kind == "counter"}
     assert "trio_ws_wire_bytes" in counters  # exposed as trio_ws_wire_bytes_total
     assert "trio_ws_closes" in counters
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix domain sockets")
+async def test_scrape_over_a_unix_socket(nursery: trio.Nursery, tmp_path: Any) -> None:
+    """The endpoint needs no TCP port: a server on a Unix socket answers too."""
+    path = str(tmp_path / "ws.sock")
+    server = await nursery.start(
+        functools.partial(
+            serve_websocket,
+            echo_handler,
+            unix_socket=path,
+            process_request=metrics_endpoint(),
+        )
+    )
+    with trio.fail_after(TEST_TIMEOUT):
+        async with open_websocket_unix(path, "ws://localhost/") as ws:
+            await ws.send("over unix")
+            assert await ws.receive() == "over unix"
+            stream = await trio.open_unix_socket(path)
+            async with stream:
+                await stream.send_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = b""
+                while chunk := await stream.receive_some():
+                    data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    found = samples(body.decode())
+    assert found[key("trio_ws_messages_total", direction="received")] == 1
+    assert found[key("trio_ws_connections_open")] == 1
+    await server.aclose()
