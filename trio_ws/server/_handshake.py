@@ -66,13 +66,13 @@ async def read_request(
     return request, reader.trailing
 
 
-def refusal(request: hs.Request) -> bytes | None:
-    """The plain HTTP answer to a request that is no WebSocket upgrade
-    (426), or None."""
+def refusal(request: hs.Request) -> tuple[int, bytes] | None:
+    """The plain HTTP answer (status, bytes) to a request that is no
+    WebSocket upgrade (426), or None."""
     if hs.is_upgrade_request(request):
         return None
     headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
-    return hs.build_http_response(426, headers, _NOT_UPGRADE_BODY)
+    return 426, hs.build_http_response(426, headers, _NOT_UPGRADE_BODY)
 
 
 def draft76_off() -> InvalidHandshake:

@@ -373,8 +373,7 @@ async def _server_handshake(
         if process_request is not None:
             answer = await _answer_of(process_request, request)
         if answer is None:
-            refusal = handshake.refusal(request)
-            answer = None if refusal is None else (426, refusal)
+            answer = handshake.refusal(request)
         if answer is not None:
             await stream.send_all(answer[1])
             return answer[0]
