@@ -35,13 +35,10 @@ def tests(session: nox.Session) -> None:
     Playwright and a Chromium binary, nginx, or redis-server, which this
     session does not install; ``nox -s browser``, ``nox -s nginx`` and
     ``nox -s redis`` run them.
-    NumPy (the ``speedups`` extra) is installed, so both masking paths run.
     Deselecting (rather than letting them skip) keeps a permanent, expected
     "skipped" line out of every run.
     """
-    # With the speedups extra (NumPy): tests/core/test_mask.py checks both
-    # masking paths, NumPy's and the pure-Python one it falls back to.
-    session.install("-e", ".[test,speedups]")
+    session.install("-e", ".[test]")
     session.run(
         "pytest",
         "-m",
