@@ -32,7 +32,15 @@ NO_EXTENSIONS = os.environ.get("TRIO_WS_NO_EXTENSIONS", "") not in ("", "0")
 
 # The modules of this package that setup.py compiles with mypyc (their
 # names under trio_ws._core). The C kernel _cmask is apart: _mask.py picks it.
-COMPILED_MODULES: tuple[str, ...] = ()
+COMPILED_MODULES: tuple[str, ...] = (
+    "_assembler",
+    "_buffers",
+    "_frames",
+    "_hixie76_protocol",
+    "_lifecycle",
+    "_protocol",
+    "_states",
+)
 
 _PACKAGE = __name__.rpartition(".")[0]
 
