@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,17 @@ def test_implementation_needs_the_kernel_and_every_module() -> None:
             "_cmask",
             *_extensions.COMPILED_MODULES,
         ]
+
+
+def test_a_stale_compiled_module_is_reported(tmp_path: Path) -> None:
+    # (On a copy: the real files are never touched.)
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    fresh, edited = _extensions.COMPILED_MODULES[:2]
+    for name in (fresh, edited):
+        (tmp_path / f"{name}.py").write_text("")
+        (tmp_path / f"{name}{suffix}").write_bytes(b"")
+    os.utime(tmp_path / f"{fresh}.py", (1000, 1000))
+    os.utime(tmp_path / f"{edited}{suffix}", (1000, 1000))
+    assert _extensions.stale_modules(str(tmp_path)) == [edited]
+    (tmp_path / f"{edited}{suffix}").unlink()  # no compiled file: not stale
+    assert _extensions.stale_modules(str(tmp_path)) == []

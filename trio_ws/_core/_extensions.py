@@ -7,7 +7,10 @@ built from the sources in this package: the C masking kernel ``_cmask``
 which stay beside the compiled ones. ``TRIO_WS_NO_EXTENSIONS=1`` (any value
 but ``0`` or empty) makes the import system skip the compiled files and
 load the ``.py`` files instead; it is read once, when ``trio_ws._core`` is
-first imported. This module is never compiled itself.
+first imported. So does a compiled module older than its source (an
+editable install whose ``.py`` was edited since ``pip install -e .``), with
+a warning: all of them or none run compiled, since the compiled modules call
+each other directly. This module is never compiled itself.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -25,6 +29,7 @@ __all__ = [
     "compiled_modules",
     "implementation",
     "install_source_finder",
+    "stale_modules",
 ]
 
 #: True when ``TRIO_WS_NO_EXTENSIONS`` asks for pure Python.
@@ -43,6 +48,11 @@ COMPILED_MODULES: tuple[str, ...] = (
 )
 
 _PACKAGE = __name__.rpartition(".")[0]
+
+# Seconds a source may be newer than its compiled file before the compiled
+# one counts as stale: installers write a wheel's files one after the other
+# in any order, without keeping their times; an edit comes much later.
+_MTIME_SLACK = 2.0
 
 
 class _SourceFinder:
@@ -65,11 +75,43 @@ class _SourceFinder:
         return None
 
 
+def stale_modules(directory: str) -> list[str]:
+    """The modules of COMPILED_MODULES in ``directory`` whose compiled file
+    (for this interpreter) is older than their source."""
+    stale = []
+    for name in COMPILED_MODULES:
+        try:
+            source = os.stat(os.path.join(directory, name + ".py")).st_mtime
+        except OSError:
+            continue
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            try:
+                built = os.stat(os.path.join(directory, name + suffix)).st_mtime
+            except OSError:
+                continue
+            if built + _MTIME_SLACK < source:
+                stale.append(name)
+            break
+    return stale
+
+
 def install_source_finder() -> None:
-    """With ``TRIO_WS_NO_EXTENSIONS`` set, load the compiled modules from
-    their sources (called by ``trio_ws._core`` before any of them loads)."""
-    if NO_EXTENSIONS and _SourceFinder not in sys.meta_path:
-        sys.meta_path.insert(0, _SourceFinder)
+    """With ``TRIO_WS_NO_EXTENSIONS`` set, or a stale compiled module, load
+    the compiled modules from their sources (called by ``trio_ws._core``
+    before any of them loads)."""
+    if _SourceFinder in sys.meta_path:
+        return
+    if not NO_EXTENSIONS:
+        stale = stale_modules(os.path.dirname(os.path.abspath(__file__)))
+        if not stale:
+            return
+        warnings.warn(
+            f"trio_ws: compiled {', '.join(stale)} older than the source; "
+            "running pure Python (rebuild with pip install -e .)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    sys.meta_path.insert(0, _SourceFinder)
 
 
 def _is_extension(module: ModuleType) -> bool:
