@@ -28,6 +28,7 @@ LINT_PATHS = [
     "benchmarks",
     "docs",
     "noxfile.py",
+    "setup.py",
 ]
 
 
