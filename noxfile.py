@@ -1,5 +1,5 @@
 """Nox sessions: tests, lint, typecheck, browser, nginx, redis, proxy, autobahn,
-bench, compat.
+bench, compat, tests_python (each declared Python), packaging.
 
 Run ``python -m pip install nox && python -m nox -s tests`` on a machine that has
 only Python: every session installs what it needs into its own virtualenv.
@@ -7,8 +7,11 @@ only Python: every session installs what it needs into its own virtualenv.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
+import subprocess
+import sysconfig
 import tarfile
 
 import nox
@@ -16,6 +19,10 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typecheck"]
+
+# The tests that have a session of their own (they need a browser, nginx,
+# redis-server, proxies, or minutes of load): deselected by the suite runs.
+NOT_OWN_SESSION = "not browser and not nginx and not redis and not proxy and not slow"
 
 LINT_PATHS = [
     "trio_ws",
@@ -25,30 +32,56 @@ LINT_PATHS = [
     "benchmarks",
     "docs",
     "noxfile.py",
+    "setup.py",
 ]
 
 
+# The two builds of the core (trio_ws/_core/_extensions.py): the name of a
+# ``tests`` run -> trio_ws._core.IMPLEMENTATION it must report.
+MODES = {"compiled": "compiled", "pure": "pure Python"}
+
+
+def mode_env(mode: str) -> dict[str, str]:
+    """The environment of a ``mode`` run: the switch, and what to expect."""
+    return {
+        "TRIO_WS_NO_EXTENSIONS": "1" if mode == "pure" else "0",
+        "TRIO_WS_EXPECT": MODES[mode],
+    }
+
+
+def have_c_compiler() -> bool:
+    """Whether the compiler setuptools would use ($CC, else Python's) exists."""
+    compiler = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return shutil.which(compiler.split()[0]) is not None
+
+
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Run the test suite (pytest, pytest-trio, hypothesis) on this Python.
+@nox.parametrize("mode", list(MODES))
+def tests(session: nox.Session, mode: str) -> None:
+    """Run the test suite (pytest, pytest-trio, hypothesis) on this Python,
+    once per build of the core: ``compiled`` (C kernel and mypyc, which the
+    editable install builds; no compiler fails the run, through
+    tests/core/test_extensions.py) and ``pure`` (TRIO_WS_NO_EXTENSIONS=1).
+    ``nox -s tests`` runs both; ``nox -s "tests(mode='pure')"`` one.
 
     The browser, nginx, Redis and proxy tests are deselected here: they need
     Playwright and a Chromium binary, nginx, redis-server, or tinyproxy and
     microsocks, which this session does not install; ``nox -s browser``,
     ``nox -s nginx``, ``nox -s redis`` and ``nox -s proxy`` run them.
-    NumPy (the ``speedups`` extra) is installed, so both masking paths run.
     Deselecting (rather than letting them skip) keeps a permanent, expected
     "skipped" line out of every run.
     """
-    # With the speedups extra (NumPy): tests/core/test_mask.py checks both
-    # masking paths, NumPy's and the pure-Python one it falls back to.
+    env = mode_env(mode)
     # With the prometheus extra: tests/test_prometheus.py scrapes /metrics.
-    session.install("-e", ".[test,speedups,prometheus]")
+    session.install("-e", ".[test,prometheus]", env=env)
+    if mode == "compiled" and not have_c_compiler():
+        session.skip("no C compiler here: only the pure-Python build exists")
     session.run(
         "pytest",
         "-m",
-        "not browser and not nginx and not redis and not proxy and not slow",
+        NOT_OWN_SESSION,
         *session.posargs,
+        env=env,
     )
 
 
@@ -314,3 +347,109 @@ def compat(session: nox.Session) -> None:
             "pytest", "-p", "no:cacheprovider", "-rfE", *deselect, *session.posargs,
             env={"PYTHONPATH": str(run_dir / "shim")},
         )  # fmt: skip
+
+
+# The Pythons pyproject.toml declares (requires-python >= 3.10) that are
+# released: tests_python runs the suite on each that pyenv has here.
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def pyenv_python(version: str) -> pathlib.Path | None:
+    """The newest ``$(pyenv root)/versions/X.Y.Z/bin/python`` for ``version``."""
+    root = None
+    if shutil.which("pyenv"):
+        found = subprocess.run(
+            ["pyenv", "root"], capture_output=True, text=True, check=False
+        )
+        root = found.stdout.strip() if found.returncode == 0 else None
+    root = root or os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates = [
+        path
+        for path in pathlib.Path(root, "versions").glob(f"{version}.*/bin/python")
+        if path.parent.parent.name.removeprefix(f"{version}.").isdigit()
+    ]
+
+    def patch_level(path: pathlib.Path) -> int:
+        return int(path.parent.parent.name.split(".")[2])
+
+    return max(candidates, key=patch_level) if candidates else None
+
+
+@nox.session(venv_backend="none")
+@nox.parametrize("version", PYTHONS, ids=PYTHONS)
+def tests_python(session: nox.Session, version: str) -> None:
+    """The suite on one declared Python from pyenv, compiled then pure.
+
+    ``nox -s tests_python`` runs every version, ``nox -s "tests_python(3.10)"``
+    one. The interpreter is ``$(pyenv root)/versions/X.Y.Z/bin/python``
+    (pyenv root, else $PYENV_ROOT, else ~/.pyenv); a version that is not
+    there is skipped, saying so. Its virtualenv is .nox/tests_python-X.Y
+    (made with that Python's venv module); ``-x``, no pytest cache.
+    """
+    python = pyenv_python(version)
+    if python is None:
+        session.skip(f"CPython {version} is not installed under pyenv")
+    venv = pathlib.Path(".nox", f"tests_python-{version}").resolve()
+    bin_python = venv / "bin" / "python"
+    if not bin_python.exists():
+        session.run(str(python), "-m", "venv", str(venv), external=True)
+    session.run(
+        str(bin_python), "-m", "pip", "install", "-q", "-e", ".[test,prometheus]",
+        external=True,
+    )  # fmt: skip
+    for mode in MODES:
+        if mode == "compiled" and not have_c_compiler():
+            session.warn("no C compiler here: the compiled run is skipped")
+            continue
+        session.log(f"CPython {version}, {MODES[mode]}")
+        session.run(
+            str(bin_python), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+            "-m", NOT_OWN_SESSION,
+            *session.posargs, env=mode_env(mode), external=True,
+        )  # fmt: skip
+
+
+@nox.session
+def packaging(session: nox.Session) -> None:
+    """Build the sdist and the wheel, check them, install them both ways.
+
+    ``python -m build`` into a temporary directory, ``twine check``; then
+    the wheel in a fresh virtualenv must run compiled, and the sdist,
+    installed in another with ``CC`` naming a compiler that does not exist,
+    must install with the fallback warning and run pure Python.
+    """
+    session.install("build>=1.0", "twine>=5")
+    tmp = pathlib.Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), ".")
+    sdists, wheels = sorted(dist.glob("*.tar.gz")), sorted(dist.glob("*.whl"))
+    if len(sdists) != 1 or len(wheels) != 1:
+        session.error(f"expected one sdist and one wheel in {dist}")
+    session.run("twine", "check", "--strict", *map(str, sdists + wheels))
+    probe = (
+        "import trio_ws._core as c, trio_ws; "
+        "print(trio_ws.__version__, c.IMPLEMENTATION)"
+    )
+    for name, artifact, env, expected in [
+        ("wheel", wheels[0], {}, "compiled"),
+        ("sdist", sdists[0], {"CC": "/nonexistent/cc"}, "pure Python"),
+    ]:
+        venv = tmp / f"venv-{name}"
+        shutil.rmtree(venv, ignore_errors=True)
+        session.run("python", "-m", "venv", str(venv))
+        python = str(venv / "bin" / "python")
+        log = tmp / f"install-{name}.log"
+        with log.open("w") as out:
+            session.run(
+                python, "-m", "pip", "install", "-v", str(artifact),
+                env=env, stdout=out, stderr=subprocess.STDOUT, external=True,
+            )  # fmt: skip
+        text = log.read_text()
+        if name == "sdist" and "could not be built" not in text:
+            session.error(f"no fallback warning in {log}")
+        with session.chdir(tmp):  # (not the source tree: the installed copy)
+            said = session.run(python, "-c", probe, silent=True, external=True, env=env)
+        if not isinstance(said, str) or not said.strip().endswith(expected):
+            session.error(f"the {name} install runs {said!r}, not {expected}")
+        session.log(f"{name}: {said.strip()}")

@@ -64,14 +64,14 @@ SERVERS: dict[str, dict[str, str]] = {
         "role": "variant",
         "workloads": "f",
     },
-    # trio_ws without NumPy (no `speedups` extra): masking in pure Python.
-    # Only the large-message echoes differ, so only (c) runs (target c').
+    # trio_ws with TRIO_WS_NO_EXTENSIONS=1: the pure-Python core, as where
+    # no C compiler was there at install time. Every workload but (f).
     "trio_ws_pure": {
-        "label": "trio_ws, pure Python (no NumPy)",
-        "short": "trio_ws (no NumPy)",
+        "label": "trio_ws, pure Python",
+        "short": "trio_ws (pure)",
         "proto": "ws",
         "role": "variant",
-        "workloads": "c64k,c1m",
+        "workloads": "a,b,c64k,c1m,d,e",
     },
     "trio_websocket": {
         "label": "trio-websocket",
@@ -492,6 +492,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+def core_implementation() -> str:
+    """trio_ws._core.IMPLEMENTATION as the servers see it: "compiled" or
+    "pure Python" (or "?")."""
+    probe = "from trio_ws._core import IMPLEMENTATION; print(IMPLEMENTATION)"
+    try:
+        said = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return said.stdout.strip() or "?"
+
+
 def git_state() -> str:
     try:
         head = subprocess.run(
@@ -573,6 +590,9 @@ def main() -> None:
             ),
             "versions": versions(),
             "trio_ws_version": versions().get("trio_ws", "?"),
+            # The build of the core the trio_ws row runs (trio_ws_pure is
+            # always pure Python).
+            "implementation": core_implementation(),
             "git": git_state(),
             "loadavg_start": loadavg(),
             # Measured before any of our processes start: other work on the box.
@@ -594,7 +614,8 @@ def main() -> None:
     }
     logdir = Path(tempfile.mkdtemp(prefix="trio_ws_bench_"))
     print(
-        f"bench: {len(impls)} servers, {len(client_impls)} clients, "
+        f"bench: trio_ws core {results['meta']['implementation']}; "
+        f"{len(impls)} servers, {len(client_impls)} clients, "
         f"{plan['repeats']} repeats, budget {budget:.0f} s, pinning={pinning}, "
         f"logs in {logdir}",
         flush=True,

@@ -27,6 +27,7 @@ from trio_ws import (
     serve_websocket,
 )
 from trio_ws._cli import LineReader, describe, main
+from trio_ws._core import IMPLEMENTATION
 
 from .conftest import TEST_TIMEOUT, http_exchange
 
@@ -174,6 +175,20 @@ def test_version() -> None:
     assert result.returncode == 0
     assert trio_ws.__version__ in result.stdout
     assert trio.__version__ in result.stdout
+    assert IMPLEMENTATION in result.stdout
+
+
+def test_version_says_pure_python_when_extensions_are_off() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "trio_ws", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=TEST_TIMEOUT,
+        cwd=ROOT,
+        env={**os.environ, "TRIO_WS_NO_EXTENSIONS": "1"},
+    )
+    assert result.returncode == 0
+    assert "(pure Python; trio" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -410,6 +410,7 @@ def server_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The argument parser of the program and its two subcommands."""
     from . import __version__
+    from ._core import IMPLEMENTATION
 
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -421,7 +422,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"%(prog)s {__version__} (trio {trio.__version__})",
+        version=f"%(prog)s {__version__} ({IMPLEMENTATION}; trio {trio.__version__})",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

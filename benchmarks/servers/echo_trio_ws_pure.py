@@ -1,16 +1,19 @@
-"""trio_ws echo server without NumPy: masking in pure Python.
+"""trio_ws echo server on the pure-Python core (TRIO_WS_NO_EXTENSIONS=1).
 
-NumPy is hidden before trio_ws is imported (``import numpy`` then fails), so
-the server runs as it would where the ``speedups`` extra is not installed.
+The switch is set before trio_ws is imported, so the server runs as it
+would where no C compiler was there at install time.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 
-sys.modules["numpy"] = None  # type: ignore[assignment]
+os.environ["TRIO_WS_NO_EXTENSIONS"] = "1"
 
-from echo_trio_ws import main  # noqa: E402
+from echo_trio_ws import main
+
+from trio_ws._core import IMPLEMENTATION
 
 if __name__ == "__main__":
+    assert IMPLEMENTATION == "pure Python", IMPLEMENTATION
     main()

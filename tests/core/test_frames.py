@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_ws import RemoteProtocolError
+from trio_ws._core import IMPLEMENTATION
 from trio_ws._core._frames import (
     COLLECT_MIN,
     Frame,
@@ -364,3 +365,37 @@ def test_room_offered_ahead_of_the_bytes_received_is_bounded() -> None:
         parser.received_into(count)
         received += count
     assert received > 4 << 20  # the pieces did grow (doubling, up to 1 MiB)
+
+
+def test_frame_values_compare_hash_and_print_by_their_fields() -> None:
+    frame = Frame(Opcode.TEXT, b"hi", fin=False, rsv1=True)
+    same = Frame(Opcode.TEXT, b"hi", False, True, False, False)
+    assert frame == same and hash(frame) == hash(same)
+    for other in (
+        Frame(Opcode.BINARY, b"hi", fin=False, rsv1=True),
+        Frame(Opcode.TEXT, b"ho", fin=False, rsv1=True),
+        Frame(Opcode.TEXT, b"hi", rsv1=True),
+        Frame(Opcode.TEXT, b"hi", fin=False),
+        Frame(Opcode.TEXT, b"hi", fin=False, rsv1=True, rsv2=True),
+        Frame(Opcode.TEXT, b"hi", fin=False, rsv1=True, rsv3=True),
+    ):
+        assert frame != other
+    assert frame != (Opcode.TEXT, b"hi", False, True, False, False)
+    assert repr(frame) == (
+        "Frame(opcode=<Opcode.TEXT: 1>, payload=b'hi', fin=False, rsv1=True, "
+        "rsv2=False, rsv3=False)"
+    )
+    pending = PendingFrame(Opcode.BINARY, False, True, 300)
+    assert pending == PendingFrame(Opcode.BINARY, False, True, 300)
+    assert pending != PendingFrame(Opcode.BINARY, False, True, 301)
+    assert hash(pending) == hash(PendingFrame(Opcode.BINARY, False, True, 300))
+    assert "length=300" in repr(pending)
+
+
+@pytest.mark.skipif(
+    IMPLEMENTATION != "compiled", reason="read-only only when compiled (mypyc)"
+)
+def test_compiled_frames_are_read_only() -> None:
+    frame = Frame(Opcode.TEXT, b"hi")
+    with pytest.raises(AttributeError):
+        frame.fin = False  # type: ignore[misc]
