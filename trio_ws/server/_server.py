@@ -470,6 +470,10 @@ async def serve_websocket(
             called for every request before the upgrade: return a
             :class:`Response` to answer plain HTTP (health checks, pages, 401,
             403, 404...), or None to go on with the WebSocket handshake.
+            A hook object with a ``bind_server(server)`` method is handed
+            the server once, before the first request (how
+            ``trio_ws.prometheus.metrics_endpoint()`` finds the server
+            whose ``statistics()`` it serves).
         listeners: pre-built trio listeners (an SO_REUSEPORT socket, a Unix
             socket...) to accept on instead of opening TCP listeners.
         draft76: also accept clients of the legacy draft-76 ("hixie-76")
