@@ -56,18 +56,18 @@ def next_hop(
     here = str(hop.url)
 
     def refuse(why: str) -> RedirectError:
-        error = RedirectError(f"{why} ({here} -> {location})", here, location)
-        error.__cause__ = rejected
-        return error
+        return RedirectError(f"{why} ({here} -> {location})", here, location)
 
     if hop.redirects >= max_redirects:
-        raise refuse(f"more than max_redirects={max_redirects} redirects")
+        raise refuse(f"more than max_redirects={max_redirects} redirects") from rejected
     try:
         url = resolve_location(hop.url, location)
     except InvalidURL as exc:
         raise refuse(f"cannot follow the redirect: {exc}") from rejected
     if hop.url.secure and not url.secure:
-        raise refuse("refusing to follow a redirect from wss:// to ws://")
+        raise refuse("refusing to follow a redirect from wss:// to ws://") from rejected
     if hop.unix_path is not None and url.host != first.url.host:
-        raise refuse("a redirect to another host cannot be followed on a Unix socket")
+        raise refuse(
+            "a redirect to another host cannot be followed on a Unix socket"
+        ) from rejected
     return attrs.evolve(hop, url=url, redirects=hop.redirects + 1)
