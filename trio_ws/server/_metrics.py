@@ -276,11 +276,6 @@ class ServerMetrics:
             self._latency_counts[bisect_left(HANDSHAKE_LATENCY_BUCKETS, seconds)] += 1
             self._latency_sum += seconds
 
-    def rejected(self, status: int) -> None:
-        """A connection was answered ``status`` without a handshake of ours
-        (the 503 of ``max_connections``)."""
-        self._rejected[status] = self._rejected.get(status, 0) + 1
-
     def connection_ended(self, ws: WebSocket) -> None:
         """Fold an ended (released) connection into the totals."""
         protocol = ws._protocol
