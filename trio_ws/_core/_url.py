@@ -69,13 +69,19 @@ class WebSocketURL:
         return self.resource.partition("?")[2]
 
     @property
+    def bracketed_host(self) -> str:
+        """:attr:`host` as written in a URL or a header: an IPv6 address in
+        brackets (RFC 3986 3.2.2), e.g. ``"[::1]"``."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
     def host_header(self) -> str:
         """The value of the ``Host`` header for this URL.
 
         IPv6 addresses are put in brackets and the port is omitted when it is
         the default one for the scheme (RFC 7230 5.4, RFC 6455 4.1).
         """
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = self.bracketed_host
         if self.port == DEFAULT_PORTS[self.scheme]:
             return host
         return f"{host}:{self.port}"
@@ -213,8 +219,7 @@ def resolve_location(base: WebSocketURL, location: str) -> WebSocketURL:
             no host...).
     """
     http_scheme = _AS_HTTP[base.scheme]
-    host = f"[{base.host}]" if ":" in base.host else base.host
-    base_text = f"{http_scheme}://{host}:{base.port}{base.resource}"
+    base_text = f"{http_scheme}://{base.bracketed_host}:{base.port}{base.resource}"
     joined = urllib.parse.urljoin(base_text, location.strip())
     joined = joined.partition("#")[0]
     scheme, sep, rest = joined.partition("://")

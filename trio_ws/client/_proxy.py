@@ -126,7 +126,7 @@ def proxy_from_environment(url: hs.WebSocketURL) -> str | None:
     ``urllib.request.getproxies()``, which also reads the system's settings
     on macOS and Windows).
     """
-    host = f"[{url.host}]" if ":" in url.host else url.host
+    host = url.bracketed_host
     if urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(
         f"{host}:{url.port}"
     ):
