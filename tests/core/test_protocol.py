@@ -107,6 +107,22 @@ def test_text_and_binary_messages(feed: Feeder) -> None:
     assert proto.data_to_send() == b""
 
 
+def test_take_events_gives_whole_messages_as_their_payload() -> None:
+    # The Trio layer's form of events(): a text message is its str, a binary
+    # one its bytes; control events stay events, in wire order.
+    proto = server()
+    proto.receive_data(
+        client_frame(Opcode.TEXT, "héllo".encode())
+        + client_frame(Opcode.PING, b"p")
+        + client_frame(Opcode.BINARY, b"\x00")
+        + client_frame(Opcode.TEXT, b"")
+    )
+    entries = proto.take_events()
+    assert entries == ["héllo", Ping(b"p"), b"\x00", ""]
+    assert [type(entry) for entry in entries] == [str, Ping, bytes, str]
+    assert proto.take_events() == [] and proto.events() == []
+
+
 def test_fragmented_message_with_interleaved_control_frames(feed: Feeder) -> None:
     proto = server()
     data = (

@@ -4,7 +4,7 @@ A layer on top of the frame parser, used by :class:`~._protocol.Protocol`::
 
     assembler = MessageAssembler(max_message_size=1 << 20, extension=None)
     limit = assembler.frame_limit()              # for FrameParser.next_frame()
-    message = assembler.receive_frame(frame)     # TextMessage, BinaryMessage, None
+    message = assembler.receive_frame(frame)     # str, bytes, MessageChunk, None
     assembler.validate_pending(parser)           # fail fast on a partial frame
 
 It applies the rules that need the state of the message being received:
@@ -27,7 +27,7 @@ import codecs
 
 from ._deflate import PerMessageDeflate
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import BinaryMessage, MessageChunk, TextMessage
+from ._events import MessageChunk
 from ._frames import Frame, FrameParser, Opcode
 
 __all__ = [
@@ -151,14 +151,14 @@ class MessageAssembler:
         # of an uncompressed message by _check_size().
         return limit + (limit >> 3) + (limit >> 6) + 64 - wire
 
-    def receive_frame(
-        self, frame: Frame
-    ) -> TextMessage | BinaryMessage | MessageChunk | None:
+    def receive_frame(self, frame: Frame) -> str | bytes | MessageChunk | None:
         """Take one data frame (TEXT, BINARY or CONTINUATION), in wire order.
 
         Returns:
-            The message this frame completes, or None while a fragmented
-            message is still open; when :attr:`streaming`, the frame's
+            The message this frame completes, as its payload (``str`` for
+            text, ``bytes`` for binary; the protocol's :meth:`events` wraps
+            it in a TextMessage or BinaryMessage), or None while a
+            fragmented message is still open; when :attr:`streaming`, the frame's
             :class:`MessageChunk`.
 
         Raises:
@@ -190,11 +190,11 @@ class MessageAssembler:
                 self._compressed = False
                 self.bytes_received += len(payload)
                 if opcode is Opcode.BINARY:
-                    return BinaryMessage(payload)
+                    return payload
                 if self._peeked:
                     return self._finish_peeked_text(payload)
                 try:
-                    return TextMessage(payload.decode())
+                    return payload.decode()
                 except UnicodeDecodeError as exc:
                     raise _utf8_error(exc) from exc
             self._opcode = opcode
@@ -287,7 +287,7 @@ class MessageAssembler:
                 f"message exceeds the size limit ({size} bytes)", 1009
             )
 
-    def _finish_peeked_text(self, payload: bytes) -> TextMessage:
+    def _finish_peeked_text(self, payload: bytes) -> str:
         # A single-frame text message whose start validate_pending() already
         # decoded while the frame arrived: decode only the rest.
         peeked = self._peeked
@@ -299,12 +299,11 @@ class MessageAssembler:
             text = decoder.decode(payload[peeked:], True)
         except UnicodeDecodeError as exc:
             raise _utf8_error(exc) from exc
-        message = TextMessage(self._take_text() + text)
-        return message
+        return self._take_text() + text
 
     def _add_fragment(
         self, payload: bytes, *, final: bool
-    ) -> TextMessage | BinaryMessage | MessageChunk | None:
+    ) -> str | bytes | MessageChunk | None:
         self._fragments += 1
         if self.max_fragments is not None and self._fragments > self.max_fragments:
             raise RemoteProtocolError(
@@ -352,12 +351,12 @@ class MessageAssembler:
         self._joined = 0
         return text
 
-    def _finish_message(self) -> TextMessage | BinaryMessage:
-        message: TextMessage | BinaryMessage
+    def _finish_message(self) -> str | bytes:
+        message: str | bytes
         if self._opcode is Opcode.TEXT:
-            message = TextMessage(self._take_text())
+            message = self._take_text()
         else:
-            message = BinaryMessage(bytes(self._binary))
+            message = bytes(self._binary)
             self._binary = bytearray()
         self._reset()
         return message

@@ -3,9 +3,16 @@ the statistics counters (RFC 6455's ``Protocol`` and draft-76's)."""
 
 from __future__ import annotations
 
-from ._events import Event
+from ._events import BinaryMessage, Event, TextMessage
 
-__all__ = ["WRITE_PIECE", "ProtocolBuffers"]
+__all__ = ["WRITE_PIECE", "EventEntry", "ProtocolBuffers", "as_event"]
+
+#: An entry of a protocol's event list: an event, or a whole message as its
+#: payload (``str``: a text message, ``bytes``: a binary one). Keeping a
+#: message as its payload spares an event object per message on the Trio
+#: layer's path (:meth:`ProtocolBuffers.take_events`); :meth:`events` wraps
+#: it for everyone else.
+EventEntry = Event | str | bytes
 
 # data_to_send_pieces() hands payloads of at least this many bytes over
 # apart from the rest: the first WRITE_PIECE bytes joined with what comes
@@ -16,7 +23,8 @@ WRITE_PIECE = 65536
 class ProtocolBuffers:
     """Events out, bytes out, and counters, for a sans-I/O protocol class.
 
-    Subclasses append events to ``_events`` and frames with :meth:`_emit`.
+    Subclasses append events (or a whole message's payload, see
+    :data:`EventEntry`) to ``_events``, and frames with :meth:`_emit`.
     Counters (plain ints, never reset): ``frames_received``, ``frames_sent``,
     ``messages_received``, ``messages_sent``, ``bytes_sent`` (message payload
     bytes before compression), ``wire_bytes_received``, ``wire_bytes_sent``;
@@ -37,7 +45,7 @@ class ProtocolBuffers:
     )
 
     def __init__(self) -> None:
-        self._events: list[Event] = []
+        self._events: list[EventEntry] = []
         # Serialized frames; a large unmasked payload is an item of its own,
         # after its header (see _emit_apart).
         self._out: list[bytes | memoryview] = []
@@ -49,6 +57,12 @@ class ProtocolBuffers:
 
     def events(self) -> list[Event]:
         """Return the events produced since the last call, in wire order."""
+        return [as_event(entry) for entry in self.take_events()]
+
+    def take_events(self) -> list[EventEntry]:
+        """Like :meth:`events`, with each whole message as its payload: a
+        ``str`` for a :class:`TextMessage`, ``bytes`` for a
+        :class:`BinaryMessage` (no event object per message)."""
         events = self._events
         if events:
             self._events = []
@@ -121,3 +135,12 @@ class ProtocolBuffers:
         self._out.append(header)
         self._out.append(payload)
         self._out_size += len(header) + len(payload)
+
+
+def as_event(entry: EventEntry) -> Event:
+    """The event an entry of :meth:`ProtocolBuffers.take_events` stands for."""
+    if type(entry) is str:
+        return TextMessage(entry)
+    if type(entry) is bytes:
+        return BinaryMessage(entry)
+    return entry  # type: ignore[return-value]

@@ -44,7 +44,7 @@ import enum
 
 from ._assembler import DEFAULT_MAX_MESSAGE_SIZE
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import CloseReason, TextMessage
+from ._events import CloseReason
 from ._interface import MessageData
 from ._lifecycle import ProtocolLifecycle
 from ._states import Role
@@ -306,7 +306,7 @@ class Hixie76Protocol(ProtocolLifecycle):
                 raise _utf8_error(exc) from exc
             self.messages_received += 1
             self.bytes_received += self._size
-            self._events.append(TextMessage("".join(self._parts)))
+            self._events.append("".join(self._parts))  # a TextMessage (see EventEntry)
             self._parts = []
             self._decoder.reset()
         return stop + 1

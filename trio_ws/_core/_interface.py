@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol as TypingProtocol
 from typing import TypeAlias
 
+from ._buffers import EventEntry
 from ._errors import RemoteProtocolError
 from ._events import CloseReason, Event
 from ._states import Role, State
@@ -92,6 +93,8 @@ class ProtocolLike(TypingProtocol):
     def wire_bytes_sent(self) -> int: ...
 
     def events(self) -> list[Event]: ...
+
+    def take_events(self) -> list[EventEntry]: ...
 
     def data_to_send(self) -> bytes: ...
 

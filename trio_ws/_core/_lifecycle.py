@@ -28,7 +28,7 @@ from ._buffers import ProtocolBuffers
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import CloseReason, CloseReceived, ConnectionLost, ProtocolFailure
 from ._frames import MAX_CONTROL_PAYLOAD, is_sendable_close_code
-from ._states import _CAN_SEND, TRANSITIONS, Role, State, _Input
+from ._states import TRANSITIONS, Role, State, _Input
 
 __all__ = ["CLOSE_CODE", "MAX_CLOSE_REASON", "ProtocolLifecycle", "close_payload"]
 
@@ -232,7 +232,9 @@ class ProtocolLifecycle(ProtocolBuffers):
         self.state = TRANSITIONS[self.state][what]
 
     def _check_can_send(self, action: str) -> None:
-        if self.state not in _CAN_SEND:
+        # (Not ``in`` a set: hashing an enum member runs Python code, and
+        # this is checked for every message sent.)
+        if self.state is not State.OPEN:
             raise LocalProtocolError(
                 f"cannot {action}: the connection is {self.state.value}"
             )

@@ -55,4 +55,3 @@ TRANSITIONS: dict[State, dict[_Input, State]] = {
 
 # Sending data, pings and pongs is allowed only while OPEN (RFC 6455 5.5.1:
 # nothing after our close frame).
-_CAN_SEND = frozenset({State.OPEN})

@@ -27,14 +27,13 @@ from collections.abc import Awaitable
 
 import trio
 
+from .._core._buffers import EventEntry
 from .._core._events import (
-    BinaryMessage,
     CloseReason,
     MessageChunk,
     MessageStart,
     Pong,
     ProtocolFailure,
-    TextMessage,
 )
 from .._core._interface import ProtocolLike
 from .._core._protocol import State
@@ -205,7 +204,7 @@ class Reader:
         while True:
             if protocol.has_data_to_send:
                 await self._writer.flush()
-            for event in protocol.events():
+            for event in protocol.take_events():
                 item = self._item_for(event)
                 if item is None:
                     continue
@@ -224,11 +223,12 @@ class Reader:
             self._incoming = None
             protocol.choose_message_mode(stream=mode is Mode.STREAM)
 
-    def _item_for(self, event: object) -> QueueItem:
-        """What an event puts in the queue (None: nothing); handles the rest."""
+    def _item_for(self, event: EventEntry) -> QueueItem:
+        """What an entry of ``take_events()`` puts in the queue (None:
+        nothing); handles the rest."""
         kind = type(event)
-        if kind is TextMessage or kind is BinaryMessage:
-            item: QueueItem = event.data  # type: ignore[attr-defined]
+        if kind is str or kind is bytes:  # a whole message, as its payload
+            item: QueueItem = event  # type: ignore[assignment]
         elif isinstance(event, MessageChunk):
             item = event
         elif isinstance(event, MessageStart):
@@ -367,10 +367,12 @@ class Reader:
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""
         queue = self._queue
-        for event in self._protocol.events():
-            item = self._item_for(event)
-            if item is not None:
-                queue.push(item)
+        for event in self._protocol.take_events():
+            kind = type(event)
+            # (Whole messages, nearly every entry, without a call each.)
+            item = event if kind is str or kind is bytes else self._item_for(event)
+            if item is not None and not self.discard:
+                queue.push(item)  # type: ignore[arg-type]
 
     async def decide(self, incoming: Incoming, mode: Mode) -> None:
         """The user takes a fragmented message whole or streamed: parse on."""
@@ -405,7 +407,7 @@ class Reader:
                 await self._queue.put(None)
                 await reached.wait()
         protocol.fail_pending()
-        for event in protocol.events():
+        for event in protocol.take_events():
             if isinstance(event, ProtocolFailure):
                 logger.debug("peer broke the protocol: %s", event.error)
         await self._writer.flush()

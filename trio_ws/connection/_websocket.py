@@ -70,6 +70,10 @@ logger = logging.getLogger("trio_ws")
 # Replies sent meanwhile are batched by the Writer (see _writer.py).
 MAX_RECEIVES_WITHOUT_YIELD = 32
 
+# What WebSocket._take_item() returns when receive() must yield first (the
+# item is still in the queue).
+_YIELD_FIRST = object()
+
 
 class WebSocket(trio.abc.AsyncResource):
     """An open WebSocket connection (server or client side).
@@ -600,13 +604,25 @@ class WebSocket(trio.abc.AsyncResource):
             ConnectionClosed: the connection closed (``.reason`` says how) and
                 every message received before the close was already returned.
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._receive_generation += 1
+        item = self._take_item()
+        if type(item) is str or type(item) is bytes:
+            return item  # (the usual case under load: already queued)
+        return await self._receive_slowly(item)
+
+    async def _receive_slowly(self, item: object) -> str | bytes:
+        """receive() after its first take: wait, yield, skip or decide."""
         while True:
-            item = await self._next_item()
+            item = await self._settle(item)
             if type(item) is str or type(item) is bytes:
                 return item
             if isinstance(item, Incoming):
                 await self._reader.decide(item, Mode.WHOLE)
             # Else: a chunk of a streamed message left unread, skipped.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self._receive_generation += 1
+            item = self._take_item()
 
     async def receive_stream(self) -> MessageStream:
         """Wait for the next message and receive it chunk by chunk.
@@ -654,20 +670,39 @@ class WebSocket(trio.abc.AsyncResource):
     async def _get(self) -> QueueItem:
         """The next queue item; raises ConnectionClosed at the end or a fault."""
         await trio.lowlevel.checkpoint_if_cancelled()
+        return await self._settle(self._take_item())
+
+    def _take_item(self) -> object:
+        """Take the next queue item without waiting: the item, EMPTY (none
+        queued), or _YIELD_FIRST (nothing taken: this task must yield first).
+
+        Queued items are handed over without yielding to the scheduler, which
+        lets replies sent meanwhile share a write, but at most
+        MAX_RECEIVES_WITHOUT_YIELD in a row. With :meth:`_settle`, the one
+        place where receiving decides to wait or to yield.
+        """
+        count = self._receives_without_yield + 1
+        if count >= MAX_RECEIVES_WITHOUT_YIELD:
+            return _YIELD_FIRST
         item = self._queue.take()
+        if item is not EMPTY:
+            self._receives_without_yield = count
+        return item
+
+    async def _settle(self, item: object) -> QueueItem:
+        """The queue item for what :meth:`_take_item` returned: waits while
+        none is queued, yields first if due; raises ConnectionClosed at the
+        end or where the peer broke the protocol."""
+        if item is _YIELD_FIRST:
+            self._receives_without_yield = 0
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            item = self._queue.take()
         if item is EMPTY:
             self._receives_without_yield = 0
             try:
                 item = await self._reader.wait_item()
             except trio.EndOfChannel:
                 raise self._ending.closed_error() from self._ending.cause
-        elif item is not None:
-            # Already queued: no need to yield for each one (see the
-            # constant), which lets replies sent meanwhile share a write.
-            self._receives_without_yield += 1
-            if self._receives_without_yield >= MAX_RECEIVES_WITHOUT_YIELD:
-                self._receives_without_yield = 0
-                await trio.lowlevel.cancel_shielded_checkpoint()
         if item is not None:
             return item  # type: ignore[return-value]
         self._reader.reached_failure()  # the marker where the peer broke the protocol
@@ -686,8 +721,14 @@ class WebSocket(trio.abc.AsyncResource):
     async def __anext__(self) -> str | bytes:
         # A method rather than an async generator: one object less per
         # connection, and nothing to finalize if the loop is abandoned.
+        # (receive(), inlined: one coroutine less per message.)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._receive_generation += 1
+        item = self._take_item()
+        if type(item) is str or type(item) is bytes:
+            return item
         try:
-            return await self.receive()
+            return await self._receive_slowly(item)
         except ConnectionClosed as exc:
             if exc.reason.code in (1000, 1001):
                 raise StopAsyncIteration from None
