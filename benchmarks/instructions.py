@@ -6,7 +6,7 @@ connection, counted by callgrind (repeatable, unlike wall-clock time).
 
 Runs the server (this file's ``serve``: trio_ws's echo, keepalive and
 compression off, as in benchmarks/servers/echo_trio_ws.py) under
-``valgrind --tool=callgrind`` four times, driven by a blocking client in
+``valgrind --tool=callgrind`` six times (per repeat), driven by a blocking client in
 this process:
 
 - one connection with 100 round trips of a 32-byte text message, and one
@@ -14,7 +14,10 @@ this process:
   the cost of one echoed message;
 - 1 and 1 + ``--connections`` connections doing connect, upgrade and
   close, with no message: the difference divided by ``--connections`` is
-  the cost of one connection (handshake, close, the server's bookkeeping).
+  the cost of one connection (handshake, close, the server's bookkeeping);
+- one connection with 1,000 and one with 1,000 + ``--pipelined`` messages
+  sent as workload (b) sends them (at most 100 in flight, more sent as
+  replies come): the cost of one pipelined message.
 
 Startup and import costs cancel out in the differences. Prints the
 numbers and which trio_ws it measured (PYTHONPATH picks another checkout).
@@ -108,6 +111,35 @@ def connection(port: int, messages: int) -> None:
             pass  # the server's close frame, then its FIN
 
 
+def pipelined_connection(port: int, messages: int, window: int = 100) -> None:
+    """Upgrade, ``messages`` echoes with at most ``window`` in flight (new
+    ones sent as replies arrive, as benchmarks/loadclient.py does), close."""
+    with socket.create_connection((HOST, port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(REQUEST.format(path="/", key=key).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += receive_exactly(sock, 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        reply = 2 + len(MESSAGE)
+        sent = received = 0
+        buffer = bytearray(1 << 18)
+        while received < messages * reply:
+            room = window - (sent - received // reply)
+            if room > 0 and sent < messages:
+                count = min(room, messages - sent)
+                sock.sendall(FRAME * count)
+                sent += count
+            size = sock.recv_into(buffer)
+            if not size:
+                raise ConnectionError("the server closed the connection")
+            received += size
+        sock.sendall(CLOSE)
+        while sock.recv(65536):
+            pass
+
+
 def stop(port: int) -> None:
     """Ask the server to exit (it drops every connection at once)."""
     with socket.create_connection((HOST, port)) as sock:
@@ -120,9 +152,9 @@ def stop(port: int) -> None:
             pass
 
 
-def measure(connections: int, messages: int) -> int:
+def measure(connections: int, messages: int, *, pipelined: bool = False) -> int:
     """Instructions of one server run: ``connections`` connections, each
-    with ``messages`` round trips."""
+    with ``messages`` round trips (or pipelined echoes)."""
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         out = Path(tmp) / "callgrind.out"
@@ -148,7 +180,10 @@ def measure(connections: int, messages: int) -> int:
                 time.sleep(0.1)
             port = int(port_file.read_text())
             for _ in range(connections):
-                connection(port, messages)
+                if pipelined:
+                    pipelined_connection(port, messages)
+                else:
+                    connection(port, messages)
             stop(port)
             server.wait(timeout=300)
         finally:
@@ -166,6 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--pipelined", type=int, default=10000)
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each pair (median shown)"
     )
@@ -173,7 +209,7 @@ def main() -> None:
     import trio_ws
 
     print(f"trio_ws from {Path(trio_ws.__file__).parent}", flush=True)
-    per_message, per_connection = [], []
+    per_message, per_connection, per_pipelined = [], [], []
     for _ in range(args.repeat):
         few = measure(1, BASE_MESSAGES)
         many = measure(1, BASE_MESSAGES + args.messages)
@@ -181,9 +217,13 @@ def main() -> None:
         one = measure(1, 0)
         more = measure(1 + args.connections, 0)
         per_connection.append((more - one) / args.connections)
+        few = measure(1, 1000, pipelined=True)
+        many = measure(1, 1000 + args.pipelined, pipelined=True)
+        per_pipelined.append((many - few) / args.pipelined)
     for label, values in (
         ("per echoed 32-byte message", per_message),
         ("per connect+upgrade+close", per_connection),
+        ("per pipelined 32-byte message", per_pipelined),
     ):
         runs = ", ".join(f"{value:,.0f}" for value in values)
         print(
