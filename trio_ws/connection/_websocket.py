@@ -4,7 +4,7 @@ object that coordinates its parts.
 Data flow::
 
     send() -> Protocol.send_* -> data_to_send() -> stream.send_all (Writer)
-    receive() <- queue <- Reader (task or inline) <- Protocol.events() <- stream
+    receive() <- queue <- Reader (task or inline) <- Protocol.take_events() <- stream
 
 :class:`WebSocket` owns a few helpers, each with a narrow job: the sans-I/O
 protocol, the :class:`~._reader.Reader` (who reads, and reading), the
