@@ -23,6 +23,29 @@ async def test_fifo_and_nowait() -> None:
         MessageQueue[int](0)
 
 
+async def test_push_all_goes_past_the_capacity_and_hands_to_a_parked_getter(
+    nursery: trio.Nursery,
+) -> None:
+    queue = MessageQueue[int](2)
+    queue.push_all([0, 1, 2])  # one read's messages: bounded by the caller
+    assert len(queue) == 3
+    assert [queue.get_nowait() for _ in range(3)] == [0, 1, 2]
+    got: list[int] = []
+
+    async def consumer() -> None:
+        got.append(await queue.get())
+
+    nursery.start_soon(consumer)
+    await trio.testing.wait_all_tasks_blocked()
+    queue.push_all([3, 4])  # the first to the waiting get(), the rest buffered
+    await trio.testing.wait_all_tasks_blocked()
+    assert got == [3]
+    assert queue.get_nowait() == 4
+    queue.close()
+    with pytest.raises(trio.ClosedResourceError):
+        queue.push_all([5])
+
+
 async def test_put_waits_while_full_and_keeps_order(nursery: trio.Nursery) -> None:
     queue = MessageQueue[int](1)
     done: list[int] = []

@@ -175,6 +175,10 @@ class RendezvousQueue(MessageQueue[T]):
         except trio.WouldBlock:
             self._overflow.append(item)
 
+    def push_all(self, items: list[T]) -> None:
+        for item in items:
+            self.push(item)
+
     async def put(self, item: T) -> None:
         await self._sender.send(item)
 

@@ -87,6 +87,15 @@ class MessageQueue(Generic[T]):
         else:
             self._buffer.append(item)
 
+    def push_all(self, items: list[T]) -> None:
+        """:meth:`push` each of ``items``, in order (one call for the
+        messages of one read)."""
+        if self._closed or self._getters:
+            for item in items:
+                self.push(item)
+        else:
+            self._buffer.extend(items)
+
     async def put(self, item: T) -> None:
         """Add ``item``, waiting while the queue is full."""
         await trio.lowlevel.checkpoint_if_cancelled()

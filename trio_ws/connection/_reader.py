@@ -366,13 +366,15 @@ class Reader:
 
     def _deliver_inline(self) -> None:
         """Hand the protocol's events over without waiting (inline reading)."""
-        queue = self._queue
+        items: list[QueueItem] = []
         for event in self._protocol.take_events():
             kind = type(event)
             # (Whole messages, nearly every entry, without a call each.)
             item = event if kind is str or kind is bytes else self._item_for(event)
-            if item is not None and not self.discard:
-                queue.push(item)  # type: ignore[arg-type]
+            if item is not None:
+                items.append(item)  # type: ignore[arg-type]
+        if items and not self.discard:
+            self._queue.push_all(items)
 
     async def decide(self, incoming: Incoming, mode: Mode) -> None:
         """The user takes a fragmented message whole or streamed: parse on."""

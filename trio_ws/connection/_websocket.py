@@ -521,7 +521,12 @@ class WebSocket(trio.abc.AsyncResource):
             finally:
                 writer.release()
         self._serialize(message, compress)
-        if self._can_defer_write():
+        # While more received messages are already queued, the caller is
+        # working through a burst: leave the frame for the write helper, so
+        # its next replies share one write. The helper runs as soon as this
+        # task yields (receive() yields at least every
+        # MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
+        if self._queue and self._writer.write_later(self._reader.nursery):
             return
         await self._send_or_close()
 
@@ -567,16 +572,6 @@ class WebSocket(trio.abc.AsyncResource):
         finally:
             self._fragmenting = None
             done.set()
-
-    def _can_defer_write(self) -> bool:
-        """Leave the frame for the write helper? (Batches replies under load.)
-
-        Only while more messages are already queued for receive(): the caller
-        is working through a burst and its next replies can share one write.
-        The helper runs as soon as this task yields (receive() yields at least
-        every MAX_RECEIVES_WITHOUT_YIELD messages, and whenever it waits).
-        """
-        return bool(self._queue) and self._writer.write_later(self._reader.nursery)
 
     send_message = send  # trio-websocket name
 
