@@ -19,20 +19,30 @@
 #include <stdint.h>
 #include <string.h>
 
-/* XOR n bytes of src with the key repeated from its first byte, into dst
- * (dst may be src). Eight bytes at a time through memcpy, which compilers
- * turn into plain (unaligned-safe) loads and stores, and vectorize. */
-static void
-xor_key(unsigned char *dst, const unsigned char *src, Py_ssize_t n,
-        const unsigned char *key)
+/* The key repeated to eight bytes, as one word. */
+static uint64_t
+word_of(const unsigned char *key)
 {
-    uint64_t word_key;
     unsigned char k8[8];
-    Py_ssize_t i = 0;
+    uint64_t word_key;
 
     memcpy(k8, key, 4);
     memcpy(k8 + 4, key, 4);
     memcpy(&word_key, k8, 8);
+    return word_key;
+}
+
+/* XOR n bytes of src with the key repeated from its first byte, into dst
+ * (which does not overlap src). Eight bytes at a time through memcpy,
+ * which compilers turn into plain (unaligned-safe) loads and stores, and
+ * vectorize (restrict: without an overlap check). */
+static void
+xor_copy(unsigned char *restrict dst, const unsigned char *restrict src,
+         Py_ssize_t n, const unsigned char *key)
+{
+    uint64_t word_key = word_of(key);
+    Py_ssize_t i = 0;
+
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, src + i, 8);
@@ -41,6 +51,26 @@ xor_key(unsigned char *dst, const unsigned char *src, Py_ssize_t n,
     }
     for (; i < n; i++) {
         dst[i] = src[i] ^ key[i & 3];
+    }
+}
+
+/* The same in place, over one pointer: a two-pointer loop called with dst
+ * equal to src fails the compiler's overlap check and runs its scalar
+ * fallback (measured: 1.7x slower for 1 MiB). */
+static void
+xor_in_place(unsigned char *buf, Py_ssize_t n, const unsigned char *key)
+{
+    uint64_t word_key = word_of(key);
+    Py_ssize_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        w ^= word_key;
+        memcpy(buf + i, &w, 8);
+    }
+    for (; i < n; i++) {
+        buf[i] ^= key[i & 3];
     }
 }
 
@@ -81,7 +111,7 @@ cmask_mask(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     result = PyBytes_FromStringAndSize(NULL, data.len);
     if (result != NULL) {
-        xor_key((unsigned char *)PyBytes_AS_STRING(result),
+        xor_copy((unsigned char *)PyBytes_AS_STRING(result),
                 (const unsigned char *)data.buf, data.len, key);
     }
     PyBuffer_Release(&data);
@@ -119,8 +149,7 @@ cmask_mask_in_place(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "start and end must be within buf");
         return NULL;
     }
-    xor_key((unsigned char *)buf.buf + start,
-            (const unsigned char *)buf.buf + start, end - start, key);
+    xor_in_place((unsigned char *)buf.buf + start, end - start, key);
     PyBuffer_Release(&buf);
     Py_RETURN_NONE;
 }
@@ -170,7 +199,7 @@ cmask_mask_slice(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     result = PyBytes_FromStringAndSize(NULL, end - start);
     if (result != NULL) {
-        xor_key((unsigned char *)PyBytes_AS_STRING(result),
+        xor_copy((unsigned char *)PyBytes_AS_STRING(result),
                 (const unsigned char *)buf.buf + start, end - start, key);
     }
     PyBuffer_Release(&buf);
@@ -236,7 +265,7 @@ cmask_mask_join(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         memcpy(out + done, src, copied);
         if (copied < n) {
             rotate_key(turned, key, (done + copied) & 3);
-            xor_key(out + done + copied, src + copied, n - copied, turned);
+            xor_copy(out + done + copied, src + copied, n - copied, turned);
         }
         done += n;
         PyBuffer_Release(&piece);
