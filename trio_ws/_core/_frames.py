@@ -277,10 +277,11 @@ class FrameParser:
 
     The payload of a frame of COLLECT_MIN bytes or more is not gathered in
     the receive buffer: it goes into pieces allocated for it as it arrives
-    (see _PIECE_MIN), and the pieces are unmasked and joined in one pass at
-    the end (:func:`mask_join`). A caller that reads from a socket can even have
-    the bytes land in those pieces directly (:meth:`receive_buffer` and
-    :meth:`received_into`): from the kernel to the payload is then one copy.
+    (see _PIECE_MIN), and the pieces are unmasked and joined in one pass
+    at the end (:func:`mask_join`). A caller that reads from a socket can
+    even have the bytes land in those pieces directly
+    (:meth:`receive_buffer` and :meth:`received_into`): from the kernel to
+    the pieces is then one copy.
     Fresh large allocations are what costs most here (each new page is a page
     fault), then memory passes: a 1 MiB payload costs its pieces and the
     joined result, nothing more.
