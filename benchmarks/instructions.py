@@ -2,12 +2,14 @@
 connection, counted by callgrind (repeatable, unlike wall-clock time).
 
     python benchmarks/instructions.py [--messages 1000] [--connections 100]
+        [--pipelined 10000] [--repeat 1]
+    python benchmarks/instructions.py --big 1048576 [--big-messages 10]
     PYTHONPATH=/path/to/other/checkout python benchmarks/instructions.py
 
 Runs the server (this file's ``serve``: trio_ws's echo, keepalive and
 compression off, as in benchmarks/servers/echo_trio_ws.py) under
-``valgrind --tool=callgrind`` six times (per repeat), driven by a blocking client in
-this process:
+``valgrind --tool=callgrind`` six times per repeat, driven by a blocking
+client in this process:
 
 - one connection with 100 round trips of a 32-byte text message, and one
   with 100 + ``--messages``: the difference divided by ``--messages`` is
@@ -18,6 +20,13 @@ this process:
 - one connection with 1,000 and one with 1,000 + ``--pipelined`` messages
   sent as workload (b) sends them (at most 100 in flight, more sent as
   replies come): the cost of one pipelined message.
+
+With ``--big SIZE``, instead: one connection echoing 2 and 2 +
+``--big-messages`` masked binary messages of SIZE bytes each (workload
+(c) of benchmarks/run.py); the difference divided by ``--big-messages``
+is the cost of one large echo. Callgrind counts instructions, not memory
+traffic: a copy made by memcpy counts far less than its time, and the
+kernel's share of a read or write is not counted at all.
 
 Startup and import costs cancel out in the differences. Prints the
 numbers and which trio_ws it measured (PYTHONPATH picks another checkout).
@@ -43,6 +52,8 @@ BASE_MESSAGES = 100
 # A masked 32-byte text frame (zero mask: the payload is sent as it is).
 MESSAGE = b"m" * 32
 FRAME = bytes([0x81, 0x80 | len(MESSAGE)]) + b"\0\0\0\0" + MESSAGE
+# The masking key of the large messages (--big).
+BIG_KEY = b"\x37\xfa\x21\x3d"
 CLOSE = bytes([0x88, 0x82]) + b"\0\0\0\0" + (1000).to_bytes(2, "big")
 REQUEST = (
     "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -75,6 +86,7 @@ def serve(port_file: str) -> None:
                     host=HOST,
                     ping_interval=None,
                     compression=None,
+                    max_message_size=64 << 20,
                     task_status=task_status,
                 )
             )
@@ -140,6 +152,44 @@ def pipelined_connection(port: int, messages: int, window: int = 100) -> None:
             pass
 
 
+def big_frame(size: int) -> tuple[bytes, bytes]:
+    """A masked binary frame of ``size`` bytes, and the echo expected."""
+    payload = os.urandom(size)
+    if size < 126:
+        length = bytes([0x80 | size])
+        plain_length = bytes([size])
+    elif size < 65536:
+        length = bytes([0x80 | 126]) + size.to_bytes(2, "big")
+        plain_length = bytes([126]) + size.to_bytes(2, "big")
+    else:
+        length = bytes([0x80 | 127]) + size.to_bytes(8, "big")
+        plain_length = bytes([127]) + size.to_bytes(8, "big")
+    repeated = (BIG_KEY * (size // 4 + 1))[:size]
+    masked = (
+        int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")
+    ).to_bytes(size, "little")
+    return b"\x82" + length + BIG_KEY + masked, b"\x82" + plain_length + payload
+
+
+def big_connection(port: int, size: int, messages: int) -> None:
+    """Upgrade, ``messages`` echoes of a ``size``-byte binary message, close."""
+    frame, echo = big_frame(size)
+    with socket.create_connection((HOST, port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(REQUEST.format(path="/", key=key).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += receive_exactly(sock, 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        for _ in range(messages):
+            sock.sendall(frame)
+            assert receive_exactly(sock, len(echo)) == echo
+        sock.sendall(CLOSE)
+        while sock.recv(65536):
+            pass
+
+
 def stop(port: int) -> None:
     """Ask the server to exit (it drops every connection at once)."""
     with socket.create_connection((HOST, port)) as sock:
@@ -152,9 +202,13 @@ def stop(port: int) -> None:
             pass
 
 
-def measure(connections: int, messages: int, *, pipelined: bool = False) -> int:
+def measure(
+    connections: int, messages: int, big: int = 0, *, pipelined: bool = False
+) -> int:
     """Instructions of one server run: ``connections`` connections, each
-    with ``messages`` round trips (or pipelined echoes)."""
+    with ``messages`` round trips (of ``big``-byte binary messages if
+    ``big``, else of the 32-byte text message; pipelined, as workload (b)
+    sends them, if ``pipelined``)."""
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         out = Path(tmp) / "callgrind.out"
@@ -180,7 +234,9 @@ def measure(connections: int, messages: int, *, pipelined: bool = False) -> int:
                 time.sleep(0.1)
             port = int(port_file.read_text())
             for _ in range(connections):
-                if pipelined:
+                if big:
+                    big_connection(port, big, messages)
+                elif pipelined:
                     pipelined_connection(port, messages)
                 else:
                     connection(port, messages)
@@ -205,10 +261,36 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each pair (median shown)"
     )
+    parser.add_argument(
+        "--big",
+        type=int,
+        default=0,
+        metavar="SIZE",
+        help="measure only echoes of SIZE-byte binary messages",
+    )
+    parser.add_argument(
+        "--big-messages",
+        type=int,
+        default=10,
+        help="large messages in the longer run (with --big)",
+    )
     args = parser.parse_args()
     import trio_ws
 
     print(f"trio_ws from {Path(trio_ws.__file__).parent}", flush=True)
+    if args.big:
+        per_big = []
+        for _ in range(args.repeat):
+            few = measure(1, 2, args.big)
+            many = measure(1, 2 + args.big_messages, args.big)
+            per_big.append((many - few) / args.big_messages)
+        runs = ", ".join(f"{value:,.0f}" for value in per_big)
+        print(
+            f"instructions per echoed {args.big:,}-byte binary message: "
+            f"median {statistics.median(per_big):,.0f} ({runs})",
+            flush=True,
+        )
+        return
     per_message, per_connection, per_pipelined = [], [], []
     for _ in range(args.repeat):
         few = measure(1, BASE_MESSAGES)

@@ -243,8 +243,9 @@ def test_sendable_close_codes(code: int, ok: bool) -> None:
 @pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
 @pytest.mark.parametrize("piece", [1000, 4093, 65536, 300_000])
 def test_a_large_frame_is_collected_in_pieces(masked: bool, piece: int) -> None:
-    # Over COLLECT_MIN the payload is unmasked piece by piece as it arrives;
-    # odd piece sizes put every masking-key rotation at a piece boundary.
+    # Over COLLECT_MIN the payload is collected in pieces as it arrives, and
+    # unmasked as they are joined; odd piece sizes put every masking-key
+    # rotation at a piece boundary.
     payload = os.urandom(COLLECT_MIN + 12_345)
     key = KEY if masked else None
     wire = build_frame(Opcode.BINARY, payload, fin=False, mask_key=key)
@@ -326,6 +327,27 @@ def test_a_large_payload_is_read_straight_into_its_pieces(
     parser.feed(after)
     assert parser.next_frame() == Frame(Opcode.PING, b"next")
     assert parser.buffered == 0
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_peeks_between_reads_leave_the_payload_whole(every: int) -> None:
+    # peek_payload() unmasks what has arrived so far, in place; the rest is
+    # unmasked as the pieces are joined: peeks after some reads only (odd
+    # read sizes: every key rotation, inside pieces and at their ends).
+    payload = os.urandom(2 * COLLECT_MIN + 4321)
+    wire = build_frame(Opcode.TEXT, payload, mask_key=KEY)
+    parser = FrameParser(expect_masked=True)
+    parser.feed(wire[:999])
+    assert parser.next_frame() is None
+    position, reads, seen = 999, 0, b""
+    while (count := read_into(parser, wire[position:], 4093 + reads % 3)) > 0:
+        position += count
+        reads += 1
+        if reads % every == 0:
+            seen += parser.peek_payload(len(seen))
+            assert payload.startswith(seen)
+    assert position == len(wire)
+    assert parser.next_frame() == Frame(Opcode.TEXT, payload)
 
 
 def test_recycled_pieces_expose_no_earlier_bytes() -> None:

@@ -17,11 +17,17 @@ from trio_ws._core._mask import (
     mask,
     mask_in_place,
     mask_in_place_pure_python,
+    mask_join,
+    mask_join_pure_python,
     mask_pure_python,
+    mask_slice,
+    mask_slice_pure_python,
 )
 
 MaskFunction = Callable[[bytes | bytearray | memoryview, bytes], bytes]
 InPlaceFunction = Callable[[bytearray, int, int, bytes], None]
+SliceFunction = Callable[[bytearray, int, int, bytes], bytes]
+JoinFunction = Callable[[list[bytearray], int, bytes, int], bytes]
 
 try:
     from trio_ws._core import _cmask
@@ -38,6 +44,14 @@ IN_PLACE: list[object] = [
     pytest.param(mask_in_place_pure_python, id="pure-python"),
     pytest.param(getattr(_cmask, "mask_in_place", None), id="c", marks=needs_kernel),
 ]
+SLICES: list[object] = [
+    pytest.param(mask_slice_pure_python, id="pure-python"),
+    pytest.param(getattr(_cmask, "mask_slice", None), id="c", marks=needs_kernel),
+]
+JOINS: list[object] = [
+    pytest.param(mask_join_pure_python, id="pure-python"),
+    pytest.param(getattr(_cmask, "mask_join", None), id="c", marks=needs_kernel),
+]
 
 
 def reference_mask(data: bytes, key: bytes) -> bytes:
@@ -47,9 +61,14 @@ def reference_mask(data: bytes, key: bytes) -> bytes:
 def test_the_kernel_in_use_follows_the_build_and_the_switch() -> None:
     if NO_EXTENSIONS or _cmask is None:
         assert (mask, mask_in_place) == (mask_pure_python, mask_in_place_pure_python)
+        assert (mask_slice, mask_join) == (
+            mask_slice_pure_python,
+            mask_join_pure_python,
+        )
         assert not _mask.COMPILED
     else:
         assert (mask, mask_in_place) == (_cmask.mask, _cmask.mask_in_place)
+        assert (mask_slice, mask_join) == (_cmask.mask_slice, _cmask.mask_join)
         assert _mask.COMPILED
 
 
@@ -122,6 +141,111 @@ def test_mask_in_place_changes_only_its_region(
         assert buf == b"tail"
 
 
+@pytest.mark.parametrize("function", SLICES)
+@pytest.mark.parametrize("size", [0, 1, 5, 1023, 1024, 1027, 70001])
+def test_mask_slice_returns_its_region_unmasked(
+    function: SliceFunction, size: int
+) -> None:
+    data = os.urandom(size)
+    key = os.urandom(4)
+    for offset in range(9):  # every alignment, as above
+        buf = bytearray(bytes(range(offset))) + data + bytearray(b"tail")
+        result = function(buf, offset, offset + size, key)
+        assert type(result) is bytes
+        assert result == reference_mask(data, key)
+        assert buf[:offset] == bytes(range(offset))
+        assert buf[offset + size :] == b"tail"
+        del buf[: offset + size]  # the buffer is not left exported
+        assert buf == b"tail"
+
+
+@given(
+    st.binary(max_size=300),
+    st.binary(min_size=4, max_size=4),
+    st.integers(0, 300),
+    st.integers(0, 300),
+)
+def test_slice_twins_agree_on_any_region(
+    data: bytes, key: bytes, a: int, b: int
+) -> None:
+    start, end = sorted((min(a, len(data)), min(b, len(data))))
+    expected = reference_mask(data[start:end], key)
+    assert mask_slice_pure_python(bytearray(data), start, end, key) == expected
+    if _cmask is not None:
+        assert _cmask.mask_slice(bytearray(data), start, end, key) == expected
+
+
+def reference_join(pieces: list[bytes], length: int, key: bytes, start: int) -> bytes:
+    joined = b"".join(pieces)[:length]
+    return joined[:start] + reference_mask(joined, key)[start:]
+
+
+def join_with(
+    function: JoinFunction, pieces: list[bytes], length: int, key: bytes, start: int
+) -> bytes:
+    # (On copies: the pure twin may unmask its pieces in place.)
+    copies = [bytearray(piece) for piece in pieces]
+    result = function(copies, length, key, start)
+    assert type(result) is bytes
+    for copy in copies:  # no piece is left exported
+        copy.append(0)
+    return result
+
+
+@pytest.mark.parametrize("function", JOINS)
+@pytest.mark.parametrize(
+    ("sizes", "length", "start"),
+    [
+        ([], 0, 0),  # nothing at all
+        ([0], 0, 0),
+        ([5], 0, 0),  # a piece, none of it wanted
+        ([7], 7, 0),  # one piece, all masked
+        ([7], 5, 0),  # one piece, its end unused
+        ([3, 5, 6], 14, 0),  # pieces not multiples of 4: the phase carries
+        ([3, 5, 6], 12, 0),  # ... and the last piece partly used
+        ([3, 5, 6], 12, 2),  # already unmasked up to inside the first piece
+        ([3, 5, 6], 12, 3),  # ... up to a piece boundary
+        ([3, 5, 6], 12, 9),  # ... up to inside the last piece
+        ([3, 5, 6], 12, 12),  # ... all of it: a plain join
+        ([3, 5, 6], 12, 40),  # start past the end: a plain join
+        ([16384, 16384, 32768, 65536], 100001, 0),  # the parser's piece sizes
+        ([16384, 16384, 32768, 65536], 100001, 20001),
+        ([1, 0, 1, 1, 1, 9], 12, 1),  # an empty piece in the middle
+        ([4, 4], 8, 0),
+        ([8, 8], 5, 0),  # pieces past the length are ignored
+    ],
+)
+def test_mask_join_edges(
+    function: JoinFunction, sizes: list[int], length: int, start: int
+) -> None:
+    pieces = [os.urandom(size) for size in sizes]
+    key = os.urandom(4)
+    expected = reference_join(pieces, length, key, start)
+    assert join_with(function, pieces, length, key, start) == expected
+
+
+@given(
+    st.lists(st.binary(max_size=40), max_size=6),
+    st.binary(min_size=4, max_size=4),
+    st.integers(0, 300),
+    st.integers(0, 300),
+)
+def test_join_twins_agree(
+    pieces: list[bytes], key: bytes, length: int, start: int
+) -> None:
+    length = min(length, sum(len(piece) for piece in pieces))
+    expected = reference_join(pieces, length, key, start)
+    assert join_with(mask_join_pure_python, pieces, length, key, start) == expected
+    if _cmask is not None:
+        assert join_with(_cmask.mask_join, pieces, length, key, start) == expected
+
+
+@pytest.mark.parametrize("function", JOINS)
+def test_mask_join_needs_enough_bytes(function: JoinFunction) -> None:
+    with pytest.raises(ValueError, match="fewer than length"):
+        function([bytearray(3), bytearray(4)], 8, b"abcd", 0)
+
+
 @needs_kernel
 def test_kernel_rejects_bad_arguments() -> None:
     assert _cmask is not None
@@ -135,3 +259,17 @@ def test_kernel_rejects_bad_arguments() -> None:
         _cmask.mask_in_place(b"read-only", 0, 1, b"abcd")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         _cmask.mask(b"data")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="within buf"):
+        _cmask.mask_slice(bytearray(4), 3, 2, b"abcd")
+    with pytest.raises(ValueError, match="within buf"):
+        _cmask.mask_slice(bytearray(4), -1, 2, b"abcd")
+    with pytest.raises(ValueError, match="4 bytes"):
+        _cmask.mask_slice(bytearray(4), 0, 2, b"abcde")
+    with pytest.raises(ValueError, match=">= 0"):
+        _cmask.mask_join([bytearray(4)], -1, b"abcd", 0)
+    with pytest.raises(ValueError, match="4 bytes"):
+        _cmask.mask_join([bytearray(4)], 4, b"abc", 0)
+    with pytest.raises(TypeError):
+        _cmask.mask_join(None, 4, b"abcd", 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _cmask.mask_join([None], 4, b"abcd", 0)  # type: ignore[list-item]

@@ -24,7 +24,7 @@ import struct
 from typing import Final, final
 
 from ._errors import RemoteProtocolError
-from ._mask import mask, mask_in_place
+from ._mask import mask, mask_in_place, mask_join, mask_slice
 from ._pool import RECEIVE_POOL
 
 __all__ = [
@@ -112,9 +112,9 @@ COLLECT_MIN = 256 << 10
 _PIECE_MIN = 16 << 10
 _PIECE_MAX = 1 << 20
 
-# Payloads over this size are masked in place (unmasked in the receive
-# buffer, masked in the frame being built), which saves a copy; smaller ones
-# are cheapest through mask() (see _mask.py).
+# Payloads over this size are unmasked by mask_slice() (straight out of the
+# receive buffer) and masked in place in the frame being built, which saves
+# a copy; smaller ones are cheapest through mask() (see _mask.py).
 _UNMASK_IN_PLACE_MIN = 4096
 
 
@@ -277,10 +277,11 @@ class FrameParser:
 
     The payload of a frame of COLLECT_MIN bytes or more is not gathered in
     the receive buffer: it goes into pieces allocated for it as it arrives
-    (see _PIECE_MIN), is unmasked there in place, and the pieces are
-    joined once at the end. A caller that reads from a socket can even have
-    the bytes land in those pieces directly (:meth:`receive_buffer` and
-    :meth:`received_into`): from the kernel to the payload is then one copy.
+    (see _PIECE_MIN), and the pieces are unmasked and joined in one pass
+    at the end (:func:`mask_join`). A caller that reads from a socket can
+    even have the bytes land in those pieces directly
+    (:meth:`receive_buffer` and :meth:`received_into`): from the kernel to
+    the pieces is then one copy.
     Fresh large allocations are what costs most here (each new page is a page
     fault), then memory passes: a 1 MiB payload costs its pieces and the
     joined result, nothing more.
@@ -297,6 +298,7 @@ class FrameParser:
         "_header",
         "_piece_start",
         "_pieces",
+        "_unmasked",
     )
 
     def __init__(self, *, expect_masked: bool) -> None:
@@ -307,9 +309,11 @@ class FrameParser:
         self._header: tuple[int, int, bytes | None, int] | None = None
         # The pieces of a large frame's payload while it arrives (None
         # otherwise): all full but the last. How many payload bytes they hold
-        # (unmasked already), and where in the payload the last one starts.
+        # (still masked past the first ``_unmasked``: only peek_payload()
+        # unmasks them early), and where in the payload the last one starts.
         self._pieces: list[bytearray] | None = None
         self._collected = 0
+        self._unmasked = 0
         self._piece_start = 0
 
     @property
@@ -364,14 +368,7 @@ class FrameParser:
 
     def received_into(self, count: int) -> None:
         """``count`` bytes were written at the start of receive_buffer()'s view."""
-        header = self._header
-        pieces = self._pieces
-        assert header is not None and pieces is not None
-        key = header[2]
-        if key is not None:
-            begin = self._collected - self._piece_start
-            turn = self._collected & 3
-            mask_in_place(pieces[-1], begin, begin + count, key[turn:] + key[:turn])
+        # (The bytes stay masked: next_frame() unmasks them as it joins them.)
         self._collected += count
 
     def _collect(self, view: memoryview) -> int:
@@ -411,12 +408,15 @@ class FrameParser:
         if pieces is not None:
             if self._collected < length:
                 return None
-            used = length - self._piece_start  # (of the last piece)
-            with memoryview(pieces[-1]) as last, last[:used] as tail:
-                payload = b"".join([*pieces[:-1], tail])
+            if key is not None:
+                payload = mask_join(pieces, length, key, self._unmasked)
+            else:
+                used = length - self._piece_start  # (of the last piece)
+                with memoryview(pieces[-1]) as last, last[:used] as tail:
+                    payload = b"".join([*pieces[:-1], tail])
             RECEIVE_POOL.give(pieces)
             self._pieces = None
-            self._collected = self._piece_start = 0
+            self._collected = self._unmasked = self._piece_start = 0
         else:
             buf = self._buf
             end = start + length
@@ -432,9 +432,9 @@ class FrameParser:
                 # Small (nearly every frame): slicing costs less than a view.
                 chunk = buf[start:end]
                 payload = bytes(chunk) if key is None else mask(chunk, key)
+            elif key is not None:
+                payload = mask_slice(buf, start, end, key)  # one pass out
             else:
-                if key is not None:
-                    mask_in_place(buf, start, end, key)
                 with memoryview(buf) as view, view[start:end] as window:
                     payload = bytes(window)  # the one copy out of the buffer
             del buf[:end]
@@ -473,7 +473,8 @@ class FrameParser:
         pieces = self._pieces
         if pieces is not None:
             # (Callers move ``start`` forward by what they got: this copies
-            # each byte once.)
+            # and unmasks each byte once.)
+            self._unmask_collected(header[2], pieces)
             tail: list[bytearray] = []
             begin = 0
             for piece in pieces:
@@ -491,6 +492,21 @@ class FrameParser:
             return chunk
         rotation = start & 3
         return mask(chunk, key[rotation:] + key[:rotation])
+
+    def _unmask_collected(self, key: bytes | None, pieces: list[bytearray]) -> None:
+        # Unmask in place the bytes of the pieces still masked.
+        collected = self._collected
+        if key is not None:
+            done = self._unmasked
+            begin = 0
+            for piece in pieces:
+                low = max(done - begin, 0)
+                high = min(len(piece), collected - begin)
+                if low < high:
+                    turn = (begin + low) & 3
+                    mask_in_place(piece, low, high, key[turn:] + key[:turn])
+                begin += len(piece)
+        self._unmasked = collected
 
     def _parse_header(
         self, limit: int | None

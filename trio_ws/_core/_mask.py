@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ._extensions import NO_EXTENSIONS
 
-__all__ = ["COMPILED", "mask", "mask_in_place"]
+__all__ = ["COMPILED", "mask", "mask_in_place", "mask_join", "mask_slice"]
 
 # Below this size the single big-integer XOR is cheapest; above it the
 # four-strided ``bytes.translate`` is (see the table in the module docstring).
@@ -76,9 +76,69 @@ def mask_pure_python(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     return _mask_translate(data, key)
 
 
+def mask_slice_pure_python(buf: bytearray, start: int, end: int, key: bytes) -> bytes:
+    """Return ``buf[start:end]`` XORed with the 4-byte ``key``.
+
+    For a payload in the receive buffer: the C kernel reads it and writes
+    the result in one pass. This twin unmasks ``buf[start:end]`` in place,
+    then copies it out (cheaper here than :func:`mask`); callers must not
+    rely on what that region holds afterwards.
+    """
+    if end > start:
+        _xor_in_place_translate(buf, start, end, key)
+    with memoryview(buf) as view, view[start:end] as window:
+        return bytes(window)
+
+
+def mask_join_pure_python(
+    pieces: list[bytearray], length: int, key: bytes, start: int
+) -> bytes:
+    """Return the first ``length`` bytes of ``pieces`` joined, those at
+    offsets ``start`` and later XORed with the 4-byte ``key`` (the key's
+    phase counted from offset 0: the bytes before ``start`` were unmasked
+    already).
+
+    For a large payload received in pieces: the C kernel unmasks while it
+    joins, in one pass. This twin unmasks the pieces in place, then joins
+    them; callers must not rely on what the pieces hold afterwards.
+
+    Raises:
+        ValueError: the pieces hold fewer than ``length`` bytes.
+    """
+    parts: list[bytearray | memoryview] = []
+    views: list[memoryview] = []
+    begin = 0
+    try:
+        for piece in pieces:
+            if begin >= length:
+                break
+            end = min(len(piece), length - begin)
+            low = max(start - begin, 0)
+            if low < end:
+                turn = (begin + low) & 3
+                _xor_in_place_translate(piece, low, end, key[turn:] + key[:turn])
+            if end == len(piece):
+                parts.append(piece)
+            else:
+                view = memoryview(piece)
+                tail = view[:end]
+                views += (tail, view)
+                parts.append(tail)
+            begin += end
+        if begin < length:
+            raise ValueError("the pieces hold fewer than length bytes")
+        return b"".join(parts)
+    finally:
+        for view in views:  # (each slice before the view it is cut from)
+            view.release()
+
+
 mask: Callable[[bytes | bytearray | memoryview, bytes], bytes]
 mask_in_place: Callable[[bytearray, int, int, bytes], None]
+mask_slice: Callable[[bytearray, int, int, bytes], bytes]
+mask_join: Callable[[list[bytearray], int, bytes, int], bytes]
 mask, mask_in_place = mask_pure_python, mask_in_place_pure_python
+mask_slice, mask_join = mask_slice_pure_python, mask_join_pure_python
 
 #: True when the C kernel is in use, False for the pure-Python twin.
 COMPILED = False
@@ -87,7 +147,10 @@ if not NO_EXTENSIONS:  # pragma: no branch
     try:
         from ._cmask import mask as _c_mask
         from ._cmask import mask_in_place as _c_mask_in_place
+        from ._cmask import mask_join as _c_mask_join
+        from ._cmask import mask_slice as _c_mask_slice
     except ImportError:  # pragma: no cover - not built (no C compiler)
         pass
     else:
         mask, mask_in_place, COMPILED = _c_mask, _c_mask_in_place, True
+        mask_slice, mask_join = _c_mask_slice, _c_mask_join
