@@ -2,6 +2,7 @@
 connection, counted by callgrind (repeatable, unlike wall-clock time).
 
     python benchmarks/instructions.py [--messages 1000] [--connections 100]
+    python benchmarks/instructions.py --keep /tmp/cg   # keep callgrind's files
     PYTHONPATH=/path/to/other/checkout python benchmarks/instructions.py
 
 Runs the server (this file's ``serve``: trio_ws's echo, keepalive and
@@ -27,6 +28,7 @@ import argparse
 import base64
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -120,9 +122,10 @@ def stop(port: int) -> None:
             pass
 
 
-def measure(connections: int, messages: int) -> int:
+def measure(connections: int, messages: int, keep: Path | None = None) -> int:
     """Instructions of one server run: ``connections`` connections, each
-    with ``messages`` round trips."""
+    with ``messages`` round trips. ``keep``: copy callgrind's output file
+    there (for ``callgrind_annotate --inclusive=yes``)."""
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         out = Path(tmp) / "callgrind.out"
@@ -154,6 +157,8 @@ def measure(connections: int, messages: int) -> int:
         finally:
             if server.poll() is None:
                 server.kill()
+        if keep is not None:
+            shutil.copyfile(out, keep)
         match = re.search(r"^summary:\s*(\d+)", out.read_text(), re.MULTILINE)
         assert match, "no summary line in callgrind's output"
         return int(match.group(1))
@@ -169,17 +174,32 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each pair (median shown)"
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep callgrind's output files in DIR (one per run, named "
+        "by connections and messages), for callgrind_annotate --inclusive=yes",
+    )
     args = parser.parse_args()
     import trio_ws
+
+    def kept(connections: int, messages: int) -> Path | None:
+        if args.keep is None:
+            return None
+        args.keep.mkdir(parents=True, exist_ok=True)
+        return args.keep / f"callgrind.{connections}c.{messages}m.out"
 
     print(f"trio_ws from {Path(trio_ws.__file__).parent}", flush=True)
     per_message, per_connection = [], []
     for _ in range(args.repeat):
-        few = measure(1, BASE_MESSAGES)
-        many = measure(1, BASE_MESSAGES + args.messages)
+        few = measure(1, BASE_MESSAGES, kept(1, BASE_MESSAGES))
+        many = measure(
+            1, BASE_MESSAGES + args.messages, kept(1, BASE_MESSAGES + args.messages)
+        )
         per_message.append((many - few) / args.messages)
-        one = measure(1, 0)
-        more = measure(1 + args.connections, 0)
+        one = measure(1, 0, kept(1, 0))
+        more = measure(1 + args.connections, 0, kept(1 + args.connections, 0))
         per_connection.append((more - one) / args.connections)
     for label, values in (
         ("per echoed 32-byte message", per_message),
