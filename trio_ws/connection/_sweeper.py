@@ -101,7 +101,8 @@ class Sweeper:
         self._away[connection] = now
         if first_ping is not None:
             self.schedule(connection, first_ping)
-        self._wake.set()
+        if self._connections == 1:  # (else the sweeper is not waiting)
+            self._wake.set()
 
     def remove(self, connection: object) -> None:
         """The connection ended: forget it in both jobs, now."""
@@ -121,7 +122,8 @@ class Sweeper:
         key = next(self._counter)
         self._expiries[key] = expire
         heapq.heappush(self._heap, (when, key))
-        self._wake.set()
+        if self._connections == 1:  # (else the sweeper is not waiting)
+            self._wake.set()
         return key
 
     def cancel_expiry(self, key: int) -> None:

@@ -106,8 +106,9 @@ class WebSocketServer:
         self.options = options or ConnectionOptions()
         self._connections: set[WebSocket] = set()
         self._tasks = 0
-        self._tasks_done = trio.Event()
-        self._tasks_done.set()
+        # Set when _tasks drops to 0; created only when aclose() waits for it
+        # (not per connection: one at a time, each would need a new one).
+        self._tasks_done: trio.Event | None = None
         self._accept_scope = trio.CancelScope()
         self._closing = False
         self._stopped = trio.Event()
@@ -199,8 +200,11 @@ class WebSocketServer:
             for ws in list(self._connections):
                 nursery.start_soon(ws.aclose, 1001, "server shutdown")
         timeout = self.options.close_timeout
-        with trio.move_on_after(seconds(timeout)):
-            await self._tasks_done.wait()
+        if self._tasks:
+            if self._tasks_done is None:
+                self._tasks_done = trio.Event()
+            with trio.move_on_after(seconds(timeout)):
+                await self._tasks_done.wait()
         self._stopped.set()
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any]) -> None:
@@ -224,9 +228,6 @@ class WebSocketServer:
                     continue
                 nursery = self._handler_nursery or self._nursery
                 self._tasks += 1
-                self._tasks_done = (
-                    trio.Event() if self._tasks == 1 else self._tasks_done
-                )
                 nursery.start_soon(self._serve_connection, stream, admitted)
 
     async def _serve_connection(
@@ -241,8 +242,9 @@ class WebSocketServer:
         finally:
             self._admission.release(admitted)
             self._tasks -= 1
-            if self._tasks == 0:
+            if self._tasks == 0 and self._tasks_done is not None:
                 self._tasks_done.set()
+                self._tasks_done = None
 
     async def _serve_connection_inner(self, stream: trio.abc.Stream) -> None:
         options = self.options
