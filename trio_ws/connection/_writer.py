@@ -85,6 +85,8 @@ def write_now(
         written = os.write(fd, pieces[0]) if len(pieces) == 1 else os.writev(fd, pieces)
     except OSError:  # (BlockingIOError included)
         return pieces
+    if len(pieces) == 1 and written == len(pieces[0]):
+        return ()  # (the usual case, without a call)
     return _unwritten(pieces, written)
 
 
