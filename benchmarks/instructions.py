@@ -4,6 +4,7 @@ connection, counted by callgrind (repeatable, unlike wall-clock time).
     python benchmarks/instructions.py [--messages 1000] [--connections 100]
         [--pipelined 10000] [--repeat 1]
     python benchmarks/instructions.py --big 1048576 [--big-messages 10]
+    python benchmarks/instructions.py --keep /tmp/cg   # keep callgrind's files
     PYTHONPATH=/path/to/other/checkout python benchmarks/instructions.py
 
 Runs the server (this file's ``serve``: trio_ws's echo, keepalive and
@@ -39,6 +40,7 @@ import argparse
 import base64
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -203,12 +205,18 @@ def stop(port: int) -> None:
 
 
 def measure(
-    connections: int, messages: int, big: int = 0, *, pipelined: bool = False
+    connections: int,
+    messages: int,
+    big: int = 0,
+    *,
+    pipelined: bool = False,
+    keep: Path | None = None,
 ) -> int:
     """Instructions of one server run: ``connections`` connections, each
     with ``messages`` round trips (of ``big``-byte binary messages if
     ``big``, else of the 32-byte text message; pipelined, as workload (b)
-    sends them, if ``pipelined``)."""
+    sends them, if ``pipelined``). ``keep``: copy callgrind's output file
+    there (for ``callgrind_annotate --inclusive=yes``)."""
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         out = Path(tmp) / "callgrind.out"
@@ -245,6 +253,8 @@ def measure(
         finally:
             if server.poll() is None:
                 server.kill()
+        if keep is not None:
+            shutil.copyfile(out, keep)
         match = re.search(r"^summary:\s*(\d+)", out.read_text(), re.MULTILINE)
         assert match, "no summary line in callgrind's output"
         return int(match.group(1))
@@ -274,8 +284,21 @@ def main() -> None:
         default=10,
         help="large messages in the longer run (with --big)",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep callgrind's output files in DIR (one per run, named "
+        "by connections and messages), for callgrind_annotate --inclusive=yes",
+    )
     args = parser.parse_args()
     import trio_ws
+
+    def kept(connections: int, messages: int, kind: str = "m") -> Path | None:
+        if args.keep is None:
+            return None
+        args.keep.mkdir(parents=True, exist_ok=True)
+        return args.keep / f"callgrind.{connections}c.{messages}{kind}.out"
 
     print(f"trio_ws from {Path(trio_ws.__file__).parent}", flush=True)
     if args.big:
@@ -293,14 +316,23 @@ def main() -> None:
         return
     per_message, per_connection, per_pipelined = [], [], []
     for _ in range(args.repeat):
-        few = measure(1, BASE_MESSAGES)
-        many = measure(1, BASE_MESSAGES + args.messages)
+        few = measure(1, BASE_MESSAGES, keep=kept(1, BASE_MESSAGES))
+        many = measure(
+            1,
+            BASE_MESSAGES + args.messages,
+            keep=kept(1, BASE_MESSAGES + args.messages),
+        )
         per_message.append((many - few) / args.messages)
-        one = measure(1, 0)
-        more = measure(1 + args.connections, 0)
+        one = measure(1, 0, keep=kept(1, 0))
+        more = measure(1 + args.connections, 0, keep=kept(1 + args.connections, 0))
         per_connection.append((more - one) / args.connections)
-        few = measure(1, 1000, pipelined=True)
-        many = measure(1, 1000 + args.pipelined, pipelined=True)
+        few = measure(1, 1000, pipelined=True, keep=kept(1, 1000, "p"))
+        many = measure(
+            1,
+            1000 + args.pipelined,
+            pipelined=True,
+            keep=kept(1, 1000 + args.pipelined, "p"),
+        )
         per_pipelined.append((many - few) / args.pipelined)
     for label, values in (
         ("per echoed 32-byte message", per_message),

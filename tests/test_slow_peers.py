@@ -9,6 +9,7 @@ must stay responsive meanwhile.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import ssl
 from typing import Any
@@ -118,6 +119,50 @@ async def test_slowloris_is_dropped_after_open_timeout(
     assert handled == []
     await trio.testing.wait_all_tasks_blocked()
     assert server.active_connections == 0
+
+
+@pytest.mark.parametrize("kind", ["nothing", "http-head", "draft76-key3"])
+async def test_slowloris_over_tcp_is_dropped_after_open_timeout(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    # Over a plain socket the sweeper enforces open_timeout (it closes the
+    # socket at the deadline) instead of a cancel scope: the same drop, no
+    # answer, nothing left behind, and no "connection lost" in the log.
+    caplog.set_level(logging.DEBUG, logger="trio_ws")
+    handled: list[WebSocket] = []
+
+    async def handler(ws: WebSocket) -> None:
+        handled.append(ws)
+
+    at_once, trickle = b"", upgrade_request()
+    if kind == "nothing":
+        trickle = b""
+    elif kind == "draft76-key3":
+        at_once, trickle = EXAMPLE_HEAD, KEY3
+    server = await start_server(
+        nursery, handler, open_timeout=OPEN_TIMEOUT, draft76=True
+    )
+    client = await trio.open_tcp_stream("127.0.0.1", server.port)
+    start = trio.current_time()
+    with trio.fail_after(10 * OPEN_TIMEOUT):
+        await client.send_all(at_once)
+        with contextlib.suppress(trio.BrokenResourceError):
+            for byte in trickle:
+                await client.send_all(bytes([byte]))
+                await trio.sleep(1)
+        assert await client.receive_some() == b""  # not a byte of answer
+        dropped = trio.current_time() - start
+        while server.active_connections:  # noqa: ASYNC110 (polls a counter)
+            await trio.sleep(0.01)
+    assert dropped >= OPEN_TIMEOUT
+    assert handled == []
+    assert server.statistics().handshakes_unanswered == 1
+    assert server._sweeper.held() == 0
+    assert "connection lost" not in caplog.text
+    await client.aclose()
 
 
 async def test_slow_process_request_is_bounded_too(

@@ -26,6 +26,7 @@ __all__ = [
     "ProtocolFailure",
     "TextMessage",
     "close_code_name",
+    "make_close_reason",
 ]
 
 # RFC 6455 7.4.1 and the IANA registry: names for the codes users will see.
@@ -82,6 +83,21 @@ class CloseReason:
     def __str__(self) -> str:
         text = f"{self.code} ({self.name})"
         return f"{text}: {self.reason}" if self.reason else text
+
+
+# One CloseReason per registered code without a reason text, shared (it is
+# immutable): every closing handshake makes two, usually of these.
+_REASONLESS = {code: CloseReason(code) for code in _CLOSE_CODE_NAMES}
+
+
+def make_close_reason(code: int, reason: str = "") -> CloseReason:
+    """``CloseReason(code, reason)``; a shared one for a registered code
+    without a reason text."""
+    if not reason:
+        shared = _REASONLESS.get(code)
+        if shared is not None:
+            return shared
+    return CloseReason(code, reason)
 
 
 class Event:

@@ -190,14 +190,23 @@ class HeadReader:
         # the first one ends the request line (RFC 7230 3.1.1, 3.5).
         buffer = self._buffer
         position = self._lf_from
-        while (lf := buffer.find(b"\n", position, head_end)) != -1:
-            if lf == 0 or buffer[lf - 1] != 0x0D:
-                raise InvalidHandshake("bare LF in HTTP head (CRLF required)", 400)
-            if not self._first_line_done:
+        if not self._first_line_done:
+            lf = buffer.find(b"\n", position, head_end)
+            if lf != -1:
+                if lf == 0 or buffer[lf - 1] != 0x0D:
+                    raise InvalidHandshake("bare LF in HTTP head (CRLF required)", 400)
                 self._first_line_done = True
                 if lf - 1 > MAX_REQUEST_LINE:
                     raise InvalidHandshake("request line too long", 414)
-            position = lf + 1
+                position = lf + 1
+        if self._first_line_done:
+            # Every other LF follows a CR: counted, not looped over line by
+            # line (a CRLF may straddle ``position``: its CR is one before).
+            crlf_from = position - 1 if position else 0
+            if buffer.count(b"\n", position, head_end) != buffer.count(
+                b"\r\n", crlf_from, head_end
+            ):
+                raise InvalidHandshake("bare LF in HTTP head (CRLF required)", 400)
         self._lf_from = head_end
         if not self._first_line_done:
             # Lower bound of the first line's length (a final CR may be the

@@ -26,7 +26,13 @@ import struct
 
 from ._buffers import ProtocolBuffers
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import CloseReason, CloseReceived, ConnectionLost, ProtocolFailure
+from ._events import (
+    CloseReason,
+    CloseReceived,
+    ConnectionLost,
+    ProtocolFailure,
+    make_close_reason,
+)
 from ._frames import MAX_CONTROL_PAYLOAD, is_sendable_close_code
 from ._states import TRANSITIONS, Role, State, _Input
 
@@ -92,8 +98,8 @@ class ProtocolLifecycle(ProtocolBuffers):
         if self.close_received is not None:
             return self.close_received
         if self.error is not None:
-            return CloseReason(self.error.close_code)
-        return CloseReason(1006)
+            return make_close_reason(self.error.close_code)
+        return make_close_reason(1006)
 
     @property
     def closes_transport_first(self) -> bool:
@@ -132,7 +138,7 @@ class ProtocolLifecycle(ProtocolBuffers):
                 f"cannot close a connection that is {self.state.value}"
             )
         self._queue_close(close_payload(code, reason))
-        self.close_sent = CloseReason(1005 if code is None else code, reason)
+        self.close_sent = make_close_reason(1005 if code is None else code, reason)
         self._transition(_Input.SEND_CLOSE)
 
     def fail_pending(self) -> None:
@@ -185,7 +191,7 @@ class ProtocolLifecycle(ProtocolBuffers):
         self.close_received = received
         if self.state is State.OPEN:
             self._queue_close(echo)
-            self.close_sent = CloseReason(received.code)
+            self.close_sent = make_close_reason(received.code)
         self._transition(_Input.RECEIVE_CLOSE)
         self._events.append(CloseReceived(received))
 

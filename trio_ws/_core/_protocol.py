@@ -32,7 +32,7 @@ from ._assembler import (
 from ._buffers import WRITE_PIECE
 from ._deflate import PerMessageDeflate
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import CloseReason, MessageChunk, MessageStart, Ping, Pong
+from ._events import MessageChunk, MessageStart, Ping, Pong, make_close_reason
 from ._frames import (
     MAX_CONTROL_PAYLOAD,
     Frame,
@@ -434,7 +434,7 @@ class Protocol(ProtocolLifecycle):
     def _handle_close(self, payload: bytes) -> None:
         # RFC 6455 5.5.1: an optional 2-byte code, then an optional UTF-8 reason.
         if not payload:
-            received = CloseReason(1005)
+            received = make_close_reason(1005)
             echo: bytes = b""
         elif len(payload) == 1:
             raise RemoteProtocolError("close frame with a 1-byte payload")
@@ -448,7 +448,7 @@ class Protocol(ProtocolLifecycle):
                 raise RemoteProtocolError(
                     "close reason is not valid UTF-8", 1007
                 ) from exc
-            received = CloseReason(code, reason)
+            received = make_close_reason(code, reason)
             echo = payload[:2]  # RFC 6455 5.5.1: echo the status code
         self._receive_close(received, echo)
 
@@ -459,10 +459,10 @@ class Protocol(ProtocolLifecycle):
         # RFC 6455 7.1.7: our close frame carries the error's code.
         if self.state is State.OPEN:
             self._queue_close(CLOSE_CODE.pack(code))
-            self.close_sent = CloseReason(code)
+            self.close_sent = make_close_reason(code)
         elif self.close_sent is not None:
             # Our close frame is already out; report the error's code instead.
-            self.close_sent = CloseReason(code)
+            self.close_sent = make_close_reason(code)
 
     # ----------------------------------------------------------------- helpers
 

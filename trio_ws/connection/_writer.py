@@ -26,7 +26,9 @@ or failed) leaves the writer broken: later flushes fail at once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import trio
 
@@ -41,6 +43,7 @@ __all__ = [
     "WRITE_TIMEOUT_CHUNK",
     "WriteTimeout",
     "Writer",
+    "write_now",
 ]
 
 # Frames left for the helper are bounded: beyond this many buffered bytes the
@@ -53,6 +56,52 @@ MAX_DEFERRED_BYTES = 65536
 # reader kept is ~9 KB/s (256 KiB per 30 s). Writes up to this size (nearly
 # all of them) go to the transport in one send_all, as before.
 WRITE_TIMEOUT_CHUNK = 256 << 10
+
+
+# A plain socket's file descriptor takes a write at once while its send
+# buffer has room (POSIX; a Windows socket is no file descriptor).
+_FD_WRITES = sys.platform != "win32"
+
+
+def write_now(
+    stream: trio.abc.Stream, pieces: Sequence[bytes | memoryview]
+) -> Sequence[bytes | memoryview]:
+    """Write what a plain socket takes of ``pieces`` at once: the pieces left
+    to write (empty: all written), for ``send_all``.
+
+    No checkpoint and no trip through the scheduler: for the few bytes a
+    connection writes when it opens and closes (the 101, the close echo),
+    which a socket with room in its send buffer takes whole, this saves the
+    ``send_all`` machinery and, where the write must not be cancelled, a
+    shielding cancel scope. Nothing is written when ``stream`` is not a
+    plain socket, or the write would block or fails: ``send_all`` then
+    waits, or raises trio's usual error.
+    """
+    if not _FD_WRITES or type(stream) is not trio.SocketStream or not pieces:
+        return pieces
+    try:
+        fd = stream.socket.fileno()
+        # (One piece, the usual case, without writev's list.)
+        written = os.write(fd, pieces[0]) if len(pieces) == 1 else os.writev(fd, pieces)
+    except OSError:  # (BlockingIOError included)
+        return pieces
+    if len(pieces) == 1 and written == len(pieces[0]):
+        return ()  # (the usual case, without a call)
+    return _unwritten(pieces, written)
+
+
+def _unwritten(
+    pieces: Sequence[bytes | memoryview], written: int
+) -> Sequence[bytes | memoryview]:
+    """What is left of ``pieces`` once their first ``written`` bytes are out."""
+    for index, piece in enumerate(pieces):
+        size = len(piece)
+        if written < size:
+            if not written:
+                return pieces[index:]
+            return [memoryview(piece)[written:], *pieces[index + 1 :]]
+        written -= size
+    return ()
 
 
 class WriteTimeout(ConnectionTimeout):
@@ -263,12 +312,31 @@ class Writer:
         bounded by ``close_timeout``; a transport error is recorded as the
         close cause (unless ``record_error`` is False). With ``then_close``,
         close the stream after, still shielded."""
+        taken: Sequence[bytes | memoryview] | None = None
+        if not self.busy and self._broken is None:
+            # What a plain socket takes at once (nearly always: these are a
+            # few bytes) is written without a checkpoint: nothing to shield,
+            # no scope (a cancel scope costs ~50k instructions).
+            taken = write_now(self._stream, self._protocol.data_to_send_pieces())
+            if not taken:
+                if then_close:
+                    await self._ending.close_stream(checkpoint=False)
+                return
         # One scope both shields and bounds (cancel scopes are not free, and
         # this runs for every pong).
         deadline = trio.current_time() + seconds(self._close_timeout)
         with trio.CancelScope(shield=True, deadline=deadline):
             try:
-                await self.flush()
+                if taken is None:
+                    await self.flush()
+                else:
+                    # The rest of what write_now() took, in turn (nobody else
+                    # wrote since: the turn is free).
+                    self.busy = True
+                    try:
+                        await self._write(list(taken))
+                    finally:
+                        self.release()
             except TRANSPORT_ERRORS as exc:
                 if record_error:
                     self._ending.record_cause(exc)

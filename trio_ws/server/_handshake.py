@@ -30,6 +30,7 @@ from .._http_io import read_head
 from .._options import ConnectionOptions
 from ..connection._endpoint import endpoint_of
 from ..connection._websocket import WebSocket
+from ..connection._writer import write_now
 from ._hixie76 import DRAFT76_DISABLED
 
 __all__ = [
@@ -122,14 +123,15 @@ async def accept(
     """
     params = negotiated.params
     extensions = params.response_header() if params is not None else None
-    await stream.send_all(
-        hs.build_accept_response(
-            negotiated.offer,
-            subprotocol=negotiated.subprotocol,
-            extensions=extensions,
-            extra_headers=extra_headers,
-        )
+    response = hs.build_accept_response(
+        negotiated.offer,
+        subprotocol=negotiated.subprotocol,
+        extensions=extensions,
+        extra_headers=extra_headers,
     )
+    # (A plain socket takes the 101 at once: no trip through the scheduler.)
+    for piece in write_now(stream, (response,)):
+        await stream.send_all(piece)
     return WebSocket(
         stream,
         options.make_protocol(Role.SERVER, params),

@@ -106,8 +106,9 @@ class WebSocketServer:
         self.options = options or ConnectionOptions()
         self._connections: set[WebSocket] = set()
         self._tasks = 0
-        self._tasks_done = trio.Event()
-        self._tasks_done.set()
+        # Set when _tasks drops to 0; created only when aclose() waits for it
+        # (not per connection: one at a time, each would need a new one).
+        self._tasks_done: trio.Event | None = None
         self._accept_scope = trio.CancelScope()
         self._closing = False
         self._stopped = trio.Event()
@@ -199,8 +200,11 @@ class WebSocketServer:
             for ws in list(self._connections):
                 nursery.start_soon(ws.aclose, 1001, "server shutdown")
         timeout = self.options.close_timeout
-        with trio.move_on_after(seconds(timeout)):
-            await self._tasks_done.wait()
+        if self._tasks:
+            if self._tasks_done is None:
+                self._tasks_done = trio.Event()
+            with trio.move_on_after(seconds(timeout)):
+                await self._tasks_done.wait()
         self._stopped.set()
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any]) -> None:
@@ -224,9 +228,6 @@ class WebSocketServer:
                     continue
                 nursery = self._handler_nursery or self._nursery
                 self._tasks += 1
-                self._tasks_done = (
-                    trio.Event() if self._tasks == 1 else self._tasks_done
-                )
                 nursery.start_soon(self._serve_connection, stream, admitted)
 
     async def _serve_connection(
@@ -241,18 +242,37 @@ class WebSocketServer:
         finally:
             self._admission.release(admitted)
             self._tasks -= 1
-            if self._tasks == 0:
+            if self._tasks == 0 and self._tasks_done is not None:
                 self._tasks_done.set()
+                self._tasks_done = None
 
     async def _serve_connection_inner(self, stream: trio.abc.Stream) -> None:
         options = self.options
         ws: WebSocket | None = None
         outcome: WebSocket | int | None = None
         started = trio.current_time()
+        timeout = options.open_timeout
         try:
             try:
-                with trio.move_on_after(seconds(options.open_timeout)):
-                    outcome = await self._handshake(stream)
+                if (
+                    timeout is not None
+                    and type(stream) is trio.SocketStream
+                    and self._process_request is None
+                    and self._ssl_context is None
+                ):
+                    # Only reads and writes of this socket wait: closing it
+                    # at the deadline ends them (ClosedResourceError, below),
+                    # without the cost of a cancel scope.
+                    expiry = self._sweeper.expire_at(
+                        started + timeout, stream.socket.close
+                    )
+                    try:
+                        outcome = await self._handshake(stream)
+                    finally:
+                        self._sweeper.cancel_expiry(expiry)
+                else:
+                    with trio.move_on_after(seconds(timeout)):
+                        outcome = await self._handshake(stream)
             finally:
                 self._metrics.handshake_ended(outcome, trio.current_time() - started)
             if not isinstance(outcome, WebSocket):
@@ -268,7 +288,8 @@ class WebSocketServer:
                 return
             await self._run_handler(ws)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            logger.debug("connection lost during the handshake: %r", exc)
+            if ws is not None or not _closed_by_us(stream):  # (else: open_timeout)
+                logger.debug("connection lost during the handshake: %r", exc)
         finally:
             if ws is not None:
                 try:
@@ -341,6 +362,11 @@ async def _answer_of(
     except Exception:
         logger.exception("process_request raised; answering 500")
         return 500, hs.build_http_response(500, (), _INTERNAL_ERROR_BODY)
+
+
+def _closed_by_us(stream: trio.abc.Stream) -> bool:
+    """A plain socket closed under the handshake (by its open_timeout expiry)."""
+    return type(stream) is trio.SocketStream and stream.socket.fileno() == -1
 
 
 def _only_connection_closed(exc: BaseException) -> bool:
