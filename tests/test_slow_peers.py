@@ -128,9 +128,8 @@ async def test_slowloris_over_tcp_is_dropped_after_open_timeout(
     caplog: pytest.LogCaptureFixture,
     kind: str,
 ) -> None:
-    # Over a plain socket the sweeper enforces open_timeout (it closes the
-    # socket at the deadline) instead of a cancel scope: the same drop, no
-    # answer, nothing left behind, and no "connection lost" in the log.
+    # Over a plain socket too: dropped at open_timeout, no answer, nothing
+    # left behind, and no "connection lost" in the log.
     caplog.set_level(logging.DEBUG, logger="trio_ws")
     handled: list[WebSocket] = []
 

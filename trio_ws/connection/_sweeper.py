@@ -11,11 +11,6 @@ otherwise cost a task (and a nursery) per connection.
 2. Keepalive. A heap of deadlines: each connection's next ping, or the
    deadline of the ping waiting for its pong (``ping_interval``,
    ``ping_timeout``), handled in ``WebSocket._keepalive_step``.
-3. Opening handshake deadlines (``open_timeout``) of the server's plain
-   socket connections: :meth:`Sweeper.expire_at` calls a function (which
-   closes the socket, ending the handshake's wait) at the deadline, unless
-   :meth:`Sweeper.cancel_expiry` came first. In the same heap; a cancel
-   scope per connection would cost ~50k instructions more.
 
 The sweeper ticks every :data:`SWEEP_INTERVAL` while the server has
 connections, and sleeps on an event while it has none.
@@ -25,7 +20,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
 from typing import Protocol
 
 import trio
@@ -68,7 +62,6 @@ class Sweeper:
         "_counter",
         "_dead",
         "_due",
-        "_expiries",
         "_heap",
         "_key_of",
         "_wake",
@@ -82,8 +75,6 @@ class Sweeper:
         self._heap: list[tuple[float, int]] = []
         self._due: dict[int, Sweepable] = {}
         self._key_of: dict[Sweepable, int] = {}
-        # Handshake deadlines: key (in the heap too) -> what to call.
-        self._expiries: dict[int, Callable[[], object]] = {}
         self._dead = 0
         self._counter = itertools.count()
         self._connections = 0
@@ -91,7 +82,7 @@ class Sweeper:
 
     def held(self) -> int:
         """How many connections the sweeper references now (for tests)."""
-        return len(self._away.keys() | self._key_of.keys()) + len(self._expiries)
+        return len(self._away.keys() | self._key_of.keys())
 
     # Called by connections -------------------------------------------------
 
@@ -112,26 +103,7 @@ class Sweeper:
         if key is not None:
             del self._due[key]
             self._dead += 1
-            if self._dead > 64 and self._dead > len(self._due) + len(self._expiries):
-                self._compact()
-
-    def expire_at(self, when: float, expire: Callable[[], object]) -> int:
-        """Call ``expire()`` at ``when`` (at the next sweep after it), unless
-        :meth:`cancel_expiry` is called first with the key returned."""
-        self._connections += 1
-        key = next(self._counter)
-        self._expiries[key] = expire
-        heapq.heappush(self._heap, (when, key))
-        if self._connections == 1:  # (else the sweeper is not waiting)
-            self._wake.set()
-        return key
-
-    def cancel_expiry(self, key: int) -> None:
-        """Forget an expiry of :meth:`expire_at` (due or not)."""
-        self._connections -= 1
-        if self._expiries.pop(key, None) is not None:
-            self._dead += 1
-            if self._dead > 64 and self._dead > len(self._due) + len(self._expiries):
+            if self._dead > 64 and self._dead > len(self._due):
                 self._compact()
 
     def back(self, connection: object) -> None:
@@ -160,10 +132,7 @@ class Sweeper:
 
     def _compact(self) -> None:
         due = self._due
-        expiries = self._expiries
-        self._heap = [
-            entry for entry in self._heap if entry[1] in due or entry[1] in expiries
-        ]
+        self._heap = [entry for entry in self._heap if entry[1] in due]
         heapq.heapify(self._heap)
         self._dead = 0
 
@@ -194,11 +163,7 @@ class Sweeper:
             _, key = heapq.heappop(heap)
             found = due.get(key)
             if found is None:
-                expire = self._expiries.pop(key, None)
-                if expire is None:
-                    self._dead -= 1  # a removed connection's deadline
-                else:
-                    expire()  # (the connection's task cancels the expiry)
+                self._dead -= 1  # a removed connection's deadline
                 continue
             connection = found
             del due[key], self._key_of[connection]

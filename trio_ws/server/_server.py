@@ -251,28 +251,10 @@ class WebSocketServer:
         ws: WebSocket | None = None
         outcome: WebSocket | int | None = None
         started = trio.current_time()
-        timeout = options.open_timeout
         try:
             try:
-                if (
-                    timeout is not None
-                    and type(stream) is trio.SocketStream
-                    and self._process_request is None
-                    and self._ssl_context is None
-                ):
-                    # Only reads and writes of this socket wait: closing it
-                    # at the deadline ends them (ClosedResourceError, below),
-                    # without the cost of a cancel scope.
-                    expiry = self._sweeper.expire_at(
-                        started + timeout, stream.socket.close
-                    )
-                    try:
-                        outcome = await self._handshake(stream)
-                    finally:
-                        self._sweeper.cancel_expiry(expiry)
-                else:
-                    with trio.move_on_after(seconds(timeout)):
-                        outcome = await self._handshake(stream)
+                with trio.move_on_after(seconds(options.open_timeout)):
+                    outcome = await self._handshake(stream)
             finally:
                 self._metrics.handshake_ended(outcome, trio.current_time() - started)
             if not isinstance(outcome, WebSocket):
@@ -288,8 +270,7 @@ class WebSocketServer:
                 return
             await self._run_handler(ws)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            if ws is not None or not _closed_by_us(stream):  # (else: open_timeout)
-                logger.debug("connection lost during the handshake: %r", exc)
+            logger.debug("connection lost during the handshake: %r", exc)
         finally:
             if ws is not None:
                 try:
@@ -362,11 +343,6 @@ async def _answer_of(
     except Exception:
         logger.exception("process_request raised; answering 500")
         return 500, hs.build_http_response(500, (), _INTERNAL_ERROR_BODY)
-
-
-def _closed_by_us(stream: trio.abc.Stream) -> bool:
-    """A plain socket closed under the handshake (by its open_timeout expiry)."""
-    return type(stream) is trio.SocketStream and stream.socket.fileno() == -1
 
 
 def _only_connection_closed(exc: BaseException) -> bool:
