@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -47,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -107,8 +109,10 @@ def receive_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def connection(port: int, messages: int) -> None:
-    """Upgrade, ``messages`` round trips, close handshake, wait for FIN."""
+@contextlib.contextmanager
+def upgraded(port: int) -> Iterator[socket.socket]:
+    """A connection to the server, upgraded; on leaving, the close
+    handshake, then the wait for the server's FIN."""
     with socket.create_connection((HOST, port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -117,25 +121,24 @@ def connection(port: int, messages: int) -> None:
         while b"\r\n\r\n" not in head:
             head += receive_exactly(sock, 1)
         assert head.startswith(b"HTTP/1.1 101"), head
-        for _ in range(messages):
-            sock.sendall(FRAME)
-            assert receive_exactly(sock, 2 + len(MESSAGE))[2:] == MESSAGE
+        yield sock
         sock.sendall(CLOSE)
         while sock.recv(65536):
             pass  # the server's close frame, then its FIN
 
 
+def connection(port: int, messages: int) -> None:
+    """Upgrade, ``messages`` round trips, close handshake, wait for FIN."""
+    with upgraded(port) as sock:
+        for _ in range(messages):
+            sock.sendall(FRAME)
+            assert receive_exactly(sock, 2 + len(MESSAGE))[2:] == MESSAGE
+
+
 def pipelined_connection(port: int, messages: int, window: int = 100) -> None:
     """Upgrade, ``messages`` echoes with at most ``window`` in flight (new
     ones sent as replies arrive, as benchmarks/loadclient.py does), close."""
-    with socket.create_connection((HOST, port)) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(REQUEST.format(path="/", key=key).encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += receive_exactly(sock, 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
+    with upgraded(port) as sock:
         reply = 2 + len(MESSAGE)
         sent = received = 0
         buffer = bytearray(1 << 18)
@@ -149,9 +152,6 @@ def pipelined_connection(port: int, messages: int, window: int = 100) -> None:
             if not size:
                 raise ConnectionError("the server closed the connection")
             received += size
-        sock.sendall(CLOSE)
-        while sock.recv(65536):
-            pass
 
 
 def big_frame(size: int) -> tuple[bytes, bytes]:
@@ -176,20 +176,10 @@ def big_frame(size: int) -> tuple[bytes, bytes]:
 def big_connection(port: int, size: int, messages: int) -> None:
     """Upgrade, ``messages`` echoes of a ``size``-byte binary message, close."""
     frame, echo = big_frame(size)
-    with socket.create_connection((HOST, port)) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(REQUEST.format(path="/", key=key).encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += receive_exactly(sock, 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
+    with upgraded(port) as sock:
         for _ in range(messages):
             sock.sendall(frame)
             assert receive_exactly(sock, len(echo)) == echo
-        sock.sendall(CLOSE)
-        while sock.recv(65536):
-            pass
 
 
 def stop(port: int) -> None:

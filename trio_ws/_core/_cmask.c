@@ -118,6 +118,40 @@ cmask_mask(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* The arguments (buf, start, end, key) of mask_in_place() and
+ * mask_slice(): fills buf (the caller releases it), start, end and key.
+ * -1 with an exception set when they are wrong (buf then not held). */
+static int
+get_region(PyObject *const *args, Py_ssize_t nargs, const char *usage,
+           int flags, Py_buffer *buf, Py_ssize_t *start, Py_ssize_t *end,
+           unsigned char key[4])
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    *start = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
+    if (*start == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *end = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    if (*end == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (get_key(args[3], key) < 0) {
+        return -1;
+    }
+    if (PyObject_GetBuffer(args[0], buf, flags) < 0) {
+        return -1;
+    }
+    if (*start < 0 || *end > buf->len || *start > *end) {
+        PyBuffer_Release(buf);
+        PyErr_SetString(PyExc_ValueError, "start and end must be within buf");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 cmask_mask_in_place(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -125,28 +159,8 @@ cmask_mask_in_place(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     unsigned char key[4];
     Py_ssize_t start, end;
 
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "mask_in_place() takes buf, start, end and key");
-        return NULL;
-    }
-    start = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
-    if (start == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    end = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
-    if (end == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (get_key(args[3], key) < 0) {
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[0], &buf, PyBUF_WRITABLE) < 0) {
-        return NULL;
-    }
-    if (start < 0 || end > buf.len || start > end) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_ValueError, "start and end must be within buf");
+    if (get_region(args, nargs, "mask_in_place() takes buf, start, end and key",
+                   PyBUF_WRITABLE, &buf, &start, &end, key) < 0) {
         return NULL;
     }
     xor_in_place((unsigned char *)buf.buf + start, end - start, key);
@@ -173,28 +187,8 @@ cmask_mask_slice(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t start, end;
     PyObject *result;
 
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "mask_slice() takes buf, start, end and key");
-        return NULL;
-    }
-    start = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
-    if (start == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    end = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
-    if (end == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (get_key(args[3], key) < 0) {
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    if (start < 0 || end > buf.len || start > end) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_ValueError, "start and end must be within buf");
+    if (get_region(args, nargs, "mask_slice() takes buf, start, end and key",
+                   PyBUF_SIMPLE, &buf, &start, &end, key) < 0) {
         return NULL;
     }
     result = PyBytes_FromStringAndSize(NULL, end - start);
