@@ -24,7 +24,7 @@ import struct
 from typing import Final, final
 
 from ._errors import RemoteProtocolError
-from ._mask import mask, mask_in_place, mask_join, mask_slice
+from ._mask import mask, mask_in_place, mask_join, mask_slice, unmask_pieces_in_place
 from ._pool import RECEIVE_POOL
 
 __all__ = [
@@ -495,18 +495,9 @@ class FrameParser:
 
     def _unmask_collected(self, key: bytes | None, pieces: list[bytearray]) -> None:
         # Unmask in place the bytes of the pieces still masked.
-        collected = self._collected
         if key is not None:
-            done = self._unmasked
-            begin = 0
-            for piece in pieces:
-                low = max(done - begin, 0)
-                high = min(len(piece), collected - begin)
-                if low < high:
-                    turn = (begin + low) & 3
-                    mask_in_place(piece, low, high, key[turn:] + key[:turn])
-                begin += len(piece)
-        self._unmasked = collected
+            unmask_pieces_in_place(pieces, self._unmasked, self._collected, key)
+        self._unmasked = self._collected
 
     def _parse_header(
         self, limit: int | None

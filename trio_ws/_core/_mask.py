@@ -16,7 +16,14 @@ from collections.abc import Callable
 
 from ._extensions import NO_EXTENSIONS
 
-__all__ = ["COMPILED", "mask", "mask_in_place", "mask_join", "mask_slice"]
+__all__ = [
+    "COMPILED",
+    "mask",
+    "mask_in_place",
+    "mask_join",
+    "mask_slice",
+    "unmask_pieces_in_place",
+]
 
 # Below this size the single big-integer XOR is cheapest; above it the
 # four-strided ``bytes.translate`` is (see the table in the module docstring).
@@ -84,8 +91,7 @@ def mask_slice_pure_python(buf: bytearray, start: int, end: int, key: bytes) -> 
     then copies it out (cheaper here than :func:`mask`); callers must not
     rely on what that region holds afterwards.
     """
-    if end > start:
-        _xor_in_place_translate(buf, start, end, key)
+    mask_in_place_pure_python(buf, start, end, key)
     with memoryview(buf) as view, view[start:end] as window:
         return bytes(window)
 
@@ -105,6 +111,7 @@ def mask_join_pure_python(
     Raises:
         ValueError: the pieces hold fewer than ``length`` bytes.
     """
+    unmask_pieces_in_place(pieces, start, length, key)
     parts: list[bytearray | memoryview] = []
     views: list[memoryview] = []
     begin = 0
@@ -113,10 +120,6 @@ def mask_join_pure_python(
             if begin >= length:
                 break
             end = min(len(piece), length - begin)
-            low = max(start - begin, 0)
-            if low < end:
-                turn = (begin + low) & 3
-                _xor_in_place_translate(piece, low, end, key[turn:] + key[:turn])
             if end == len(piece):
                 parts.append(piece)
             else:
@@ -131,6 +134,24 @@ def mask_join_pure_python(
     finally:
         for view in views:  # (each slice before the view it is cut from)
             view.release()
+
+
+def unmask_pieces_in_place(
+    pieces: list[bytearray], start: int, end: int, key: bytes
+) -> None:
+    """XOR, in place, the bytes at offsets ``start`` to ``end`` of the
+    payload that ``pieces`` hold one after the other, with the 4-byte
+    ``key`` (its phase counted from offset 0 of the payload)."""
+    begin = 0
+    for piece in pieces:
+        if begin >= end:
+            break
+        low = max(start - begin, 0)
+        high = min(len(piece), end - begin)
+        if low < high:
+            turn = (begin + low) & 3
+            mask_in_place(piece, low, high, key[turn:] + key[:turn])
+        begin += len(piece)
 
 
 mask: Callable[[bytes | bytearray | memoryview, bytes], bytes]
